@@ -1330,9 +1330,10 @@ class _Shell:
 
     def _locked(self) -> int:
         """``dest`` opened, with its lock: at once, or once the download holding it ends."""
-        # One the user may write in (d-wx) lacks only reading; one it may only search (d--x)
-        # lacks writing too, which the download needs as much.
-        doing = "read" if os.access(self.dest, os.W_OK) else "read or write"
+        # One the user may write in (d-wx) lacks only reading; one it may only search (d--x),
+        # or may not search (d-w-: no file can be made in it), lacks writing too, which the
+        # download needs as much.
+        doing = "read" if os.access(self.dest, os.W_OK | os.X_OK) else "read or write"
         with _permitted(self.dest, self.dest, doing=doing):
             fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         waited = False

@@ -38,7 +38,7 @@ from tests.support.connect_proxy import ConnectProxy
 from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.name_lookups import names
 from tests.support.no_search import no_search
-from tests.support.search_only import search_only
+from tests.support.search_only import search_only, unread
 from tests.support.tls import self_signed
 from weaver_facade import (
     APIError,
@@ -1845,6 +1845,26 @@ def test_a_destination_it_may_only_search_says_it_can_neither_read_nor_write(
     assert str(info.value) == f"cannot read or write {dest}: Permission denied"
     assert info.value.name == str(dest)
     assert storage.requests == []
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "lacks"), [(0o300, "read"), (0o200, "read or write")], ids=["d-wx", "d-w-"]
+)
+def test_a_destination_it_may_not_search_says_it_cannot_write_either(
+    run: Run, tmp_path: Path, mode: int, lacks: str
+) -> None:
+    # A folder of mode -w- was said "cannot read DEST", as one of -wx is, though nothing
+    # can be made in a folder that may not be searched. (With a file to fetch, looking for
+    # it in the folder fails first, for a user who is not root: an empty artifact here.)
+    dest = tmp_path / "out"
+    with (
+        StorageServer({}).running() as empty,
+        unread(dest, mode),
+        pytest.raises(UnsafeArtifactPathError) as info,
+    ):
+        run(Source(empty), dest)
+    assert str(info.value) == f"cannot {lacks} {dest}: Permission denied"
     assert list(dest.iterdir()) == []
 
 

@@ -1,4 +1,5 @@
-"""A folder the user may only search (``chmod 100``, ``d--x``): neither read nor write."""
+"""A folder the user may only search (``chmod 100``, ``d--x``): neither read nor write; or
+another the user may not read (``unread``: ``d-w-``, ``d-wx``)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ from typing import Any
 import pytest
 
 
+def search_only(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """``folder``, made with search permission alone (``unread``)."""
+    return unread(folder, 0o100)
+
+
 @contextlib.contextmanager
-def search_only(folder: Path) -> Iterator[None]:
-    """``folder``, made with search permission alone. Where the process may read and write
-    it all the same (root, as in CI), opening the folder itself fails as the system's would
-    (``EACCES``), and asking ``os.access`` to read or write it says no."""
+def unread(folder: Path, mode: int) -> Iterator[None]:
+    """``folder``, made with ``mode``, which does not let its owner read it. Where the
+    process may read and write it all the same (root, as in CI), opening the folder itself
+    fails as the system's would (``EACCES``), and ``os.access`` answers by the owner's
+    bits of ``mode``, as the system does for its owner."""
+    assert not mode & 0o400, f"{mode:o} lets its owner read the folder"
     folder.mkdir()
-    folder.chmod(0o100)
+    folder.chmod(mode)
     try:
         with pytest.MonkeyPatch.context() as patch:
             try:
@@ -27,7 +35,7 @@ def search_only(folder: Path) -> Iterator[None]:
                 pass  # the system refuses it itself
             else:
                 patch.setattr(os, "open", _refused(folder, os.open))
-                patch.setattr(os, "access", _denied(folder, os.access))
+                patch.setattr(os, "access", _owners(folder, mode, os.access))
             yield
     finally:
         folder.chmod(0o700)
@@ -42,10 +50,12 @@ def _refused(folder: Path, real: Any) -> Any:
     return open_
 
 
-def _denied(folder: Path, real: Any) -> Any:
-    def access(path: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
-        if Path(os.fsdecode(path)) == folder and mode & (os.R_OK | os.W_OK):
-            return False
-        return bool(real(path, mode, *args, **kwargs))
+def _owners(folder: Path, mode: int, real: Any) -> Any:
+    allowed = mode >> 6  # the owner's rwx: 4, 2, 1, as os.R_OK, W_OK and X_OK are
+
+    def access(path: Any, wanted: int, *args: Any, **kwargs: Any) -> bool:
+        if Path(os.fsdecode(path)) == folder:
+            return not wanted & ~allowed
+        return bool(real(path, wanted, *args, **kwargs))
 
     return access
