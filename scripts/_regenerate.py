@@ -1430,12 +1430,6 @@ def _or_null(words: list[str]) -> str:
     return " or ".join([*words, "null"] if null else words) or "null"
 
 
-def _not_null(words: str) -> str:
-    """A reply's schema words read through a null it may also be: the core's reply type
-    reads the schema, and refuses a null as a reply that breaks the spec (typed)."""
-    return words.removesuffix(" or null")
-
-
 def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     """``METHOD /path (operationId: its success replies are ...)`` for each route the facade
     calls whose 2xx replies are not all of one schema (or all without a body), unless
@@ -1453,7 +1447,7 @@ def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
         if name not in called and name not in READ_BY_SHAPE:
             continue
         replies = success_replies(document, key)
-        schemas = {_not_null(schema) for schema in replies.values()}
+        schemas = set(replies.values())
         said = _and([f"{status} {schema}" for status, schema in replies.items()])
         named = f"{operation_id}: " if operation_id else ""
         if name in READ_BY_SHAPE:
@@ -1487,7 +1481,7 @@ def misread_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     for key, (operation_id, module) in route_modules(document).items():
         name = module.rpartition("/")[2].removesuffix(".py")
         replies = success_replies(document, key)
-        schemas = {_not_null(schema) for schema in replies.values()}
+        schemas = set(replies.values())
         if name not in called or name in READ_BY_SHAPE or len(schemas) > 1:
             continue
         said = _and([f"{status} {schema}" for status, schema in replies.items()]) or "none"
