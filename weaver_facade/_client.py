@@ -991,7 +991,8 @@ class ServiceClient(_ServiceBase):
             keep: Keep the model when this client closes (by default it is terminated).
         """
         new = self._new_model(base_model, training_mode, lora_rank, seed, keep)
-        return TrainingClient(self._io, self._create(new, keep=keep), steps=self._steps)
+        model = self._create(new, keep=keep, io=self._io)
+        return TrainingClient(self._io, model, steps=self._steps)
 
     @contextlib.contextmanager
     def _on_its_way(self) -> Iterator[None]:
@@ -1005,8 +1006,8 @@ class ServiceClient(_ServiceBase):
             del self._creating[ended]
             ended.set()
 
-    def _create(self, new: NewModel, *, keep: bool) -> ModelInfo:
-        io = self._io.whole()  # the session and the model within one call's timeout
+    def _create(self, new: NewModel, *, keep: bool, io: SyncIO) -> ModelInfo:
+        io = io.whole()  # the session and the model within one call's timeout
         session_id = self._root._ensure_session(io)
         # A first Ctrl-C waits for the reply, but for no retry (``create_training_client``).
         lost = _LostReplies()
@@ -1157,16 +1158,21 @@ class ServiceClient(_ServiceBase):
             CheckpointNotReadyError: The checkpoint is not completed (before any model
                 is created).
         """
+        # Its steps each within their own timeout, the first's counted from here (``whole``):
+        # it imports the generated models as it is built (``_lazy``), tenths of a second.
+        first = iter([self._io.whole()])
         with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
-            model, loaded = drive(plan, lambda step: self._resume_step(step, keep, made))
+            model, loaded = drive(
+                plan, lambda step: self._resume_step(step, keep, made, next(first, self._io))
+            )
         return TrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
-    def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
+    def _resume_step(self, step: ResumeStep, keep: bool, made: list[str], io: SyncIO) -> Any:
         if isinstance(step, NewModel):
-            model = self._create(step, keep=keep)
+            model = self._create(step, keep=keep, io=io)
             made.append(model.id)
             return model
-        return self._io.perform(step)
+        return io.perform(step)
 
     def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """A checkpoint's artifacts (pending, completed and failed), in the server's order.
@@ -1620,17 +1626,20 @@ class AsyncServiceClient(_ServiceBase):
         base_model: str | None = None,
     ) -> AsyncTrainingClient:
         """See ``ServiceClient.create_training_client_from_state``."""
-        await _on_asyncio(self._io)  # its steps each within their own timeout
+        # Its steps each within their own timeout; the first's from the call, its imports too.
+        first = iter([await _on_asyncio(self._io)])
         with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
-            model, loaded = await adrive(plan, lambda step: self._resume_step(step, keep, made))
+            model, loaded = await adrive(
+                plan, lambda step: self._resume_step(step, keep, made, next(first, self._io))
+            )
         return AsyncTrainingClient(self._io, model, resumed_from=loaded, steps=self._steps)
 
-    async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str]) -> Any:
+    async def _resume_step(self, step: ResumeStep, keep: bool, made: list[str], io: AsyncIO) -> Any:
         if isinstance(step, NewModel):
-            model = await self._create(step, keep=keep, io=self._io)
+            model = await self._create(step, keep=keep, io=io)
             made.append(model.id)
             return model
-        return await self._io.perform(step)
+        return await io.perform(step)
 
     async def list_artifacts(self, checkpoint: CheckpointRef) -> list[Artifact]:
         """See ``ServiceClient.list_artifacts``."""

@@ -81,11 +81,18 @@ asyncio.run(main())
 
 
 @pytest.mark.parametrize(
-    "call", ["fast.operation('op-1')", "next(fast.iter_models())", "fast.supported_models()"]
+    "call",
+    [
+        "fast.operation('op-1')",
+        "next(fast.iter_models())",
+        "fast.supported_models()",
+        "fast.create_training_client_from_state('weaver://m-1/checkpoints/c')",
+    ],
 )
 def test_a_first_calls_import_of_the_models_is_within_its_deadline(call: str) -> None:
     # The call's Operation request was built (importing the generated models, 0.15 s to
     # 0.45 s on a loaded machine) before its deadline started: it ended that much late.
+    # A resume's first step (the checkpoint's lookup) too, each step within its timeout.
     assert 0.9 < _took(SLOW_FIRST_CALL.replace("CALL", call)) < 1 + 0.4
 
 
@@ -97,6 +104,7 @@ def test_a_first_calls_import_of_the_models_is_within_its_deadline(call: str) ->
         "fast.list_models()",
         "fast.get_model('m-1')",
         "fast.create_training_client('base')",
+        "fast.create_training_client_from_state('weaver://m-1/checkpoints/c')",
         "svc.download_weights('weaver://m-1/checkpoints/c', 'DEST', timeout=1)",
     ],
 )
