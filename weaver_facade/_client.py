@@ -1235,10 +1235,13 @@ class ServiceClient(_ServiceBase):
         """
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)
+        # Its API requests each within their own timeout, the first's counted from here as
+        # a resume's first step's is (it imports the generated models as it is built).
+        first = iter([deadline.io.whole()])
 
         def send(step: object) -> Any:
             with deadline.api_request(step):
-                return deadline.io.perform(step)
+                return next(first, deadline.io).perform(step)
 
         artifact_id, descriptor = drive(download_plan(target, kind, self._steps.deleted), send)
         state = download_sync(
@@ -1661,11 +1664,12 @@ class AsyncServiceClient(_ServiceBase):
         running_loop()  # under trio, said before the arguments, as by every call here
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)  # from the call: its imports too
-        await _on_asyncio(self._io)  # its API requests each within their own timeout
+        # Its API requests each within their own timeout, the first's from the call too.
+        first = iter([await _on_asyncio(deadline.io)])
 
         async def send(step: object) -> Any:
             with deadline.api_request(step):
-                return await deadline.io.perform(step)
+                return await next(first, deadline.io).perform(step)
 
         artifact_id, descriptor = await adrive(
             download_plan(target, kind, self._steps.deleted), send
