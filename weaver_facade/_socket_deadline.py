@@ -109,20 +109,21 @@ def addresses(
     with contextlib.suppress(socket.gaierror):
         return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     key = (host, port)
+    # Shared only once its thread runs: a start that fails (no thread left) or that a Ctrl-C
+    # cuts leaves no lookup that every later connect would join for good.
     with _FLIGHTS_LOCK:
         flight = _FLIGHTS.get(key)
         if flight is not None:
             flight.waiting.add(wake)
+        elif threading.current_thread() is not threading.main_thread():
+            # Started under the lock, so that the connects meanwhile (a pool's) join it: no
+            # Ctrl-C nor signal's handler comes in this thread.
+            flight = _FLIGHTS[key] = _started(key, wake)
     if flight is None:
-        # Shared only once its thread runs: a start that fails (no thread left) or that a
-        # Ctrl-C cuts leaves no lookup that every later connect would join for good. Not
-        # under the lock: a signal's handler that connects in start's wait would wait for
-        # it for good. One that ended meanwhile is not shared: it would stay for good.
-        flight = _Flight()
-        flight.waiting.add(wake)
-        threading.Thread(
-            target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True
-        ).start()
+        # The main thread's, not under the lock: a signal's handler, which runs there, that
+        # connects in start's wait would wait for the lock for good (a connect meanwhile
+        # starts its own). One that ended meanwhile is not shared: it would stay for good.
+        flight = _started(key, wake)
         with _FLIGHTS_LOCK:
             if not flight.found:
                 _FLIGHTS.setdefault(key, flight)
@@ -138,6 +139,14 @@ def addresses(
         # all their tracebacks.
         raise copy.copy(flight.found[0]) from None
     return list(flight.found[0])
+
+
+def _started(key: tuple[str, int], wake: threading.Event) -> _Flight:
+    """A lookup of ``key`` whose thread runs, ``wake`` waiting for it."""
+    flight = _Flight()
+    flight.waiting.add(wake)
+    threading.Thread(target=_look_up, args=(key, flight), name="weaver-lookup", daemon=True).start()
+    return flight
 
 
 def _look_up(key: tuple[str, int], flight: _Flight) -> None:

@@ -8,6 +8,7 @@ on a loopback port.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import functools
@@ -436,6 +437,41 @@ def test_connects_to_a_name_not_answered_share_its_one_lookup(
         assert looked_up == ["weaver.test"] * 2
 
 
+def test_connects_at_once_to_a_name_not_answered_share_its_one_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Calls at once from a pool's threads: one that connected while another's lookup
+    # thread was starting found no lookup under way yet, and started a thread of its own.
+    start = threading.Thread.start
+    started: list[threading.Thread] = []
+    second = threading.Event()
+
+    def slow_start(thread: threading.Thread) -> None:
+        start(thread)
+        if thread.name != "weaver-lookup":
+            return
+        started.append(thread)
+        if len(started) == 1:
+            second.wait(0.5)  # a slow start: long enough for the next connect to come
+        else:
+            second.set()
+
+    def connect() -> None:
+        with contextlib.suppress(TimeoutError):
+            addresses("weaver.test", 9, 0.1, threading.Event())
+
+    with names(monkeypatch, {"weaver.test": None}) as lookups:
+        monkeypatch.setattr(threading.Thread, "start", slow_start)
+        first = threading.Thread(target=connect)
+        start(first)
+        assert lookups.asked.wait(5)
+        then = threading.Thread(target=connect)
+        start(then)
+        first.join(5)
+        then.join(5)
+        assert [t.name for t in started] == ["weaver-lookup"]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_a_child_forked_during_a_lookup_looks_the_name_up_itself(
     monkeypatch: pytest.MonkeyPatch,
@@ -465,8 +501,9 @@ def test_a_child_forked_during_a_lookup_looks_the_name_up_itself(
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["main-thread", "pool-thread"])
 def test_a_lookup_whose_thread_could_not_start_leaves_the_name_to_the_next(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, pooled: bool
 ) -> None:
     # A lookup thread that could not start (no thread left) stayed the name's lookup under
     # way: every later connect to the name joined it and waited out its time, for good.
@@ -477,11 +514,18 @@ def test_a_lookup_whose_thread_could_not_start_leaves_the_name_to_the_next(
             raise RuntimeError("can't start new thread")
         start(thread)
 
+    def looked_up() -> object:
+        call = functools.partial(addresses, "weaver.test", 9, 5, threading.Event())
+        if not pooled:
+            return call()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of a pool's
+            return pool.submit(call).result()
+
     with names(monkeypatch, {"weaver.test": ["127.0.0.1"]}):
         with monkeypatch.context() as patched:
             patched.setattr(threading.Thread, "start", no_thread)
             with pytest.raises(RuntimeError, match="can't start new thread"):
-                addresses("weaver.test", 9, 5, threading.Event())
+                looked_up()
         found = addresses("weaver.test", 9, 5, threading.Event())
     assert [address for *_, address in found] == [("127.0.0.1", 9)]
 
@@ -544,6 +588,8 @@ def test_a_lookup_made_by_a_signal_handler_as_a_lookup_thread_starts_ends(
             target=lambda: found.append(addresses("weaver.test", 9, 5, threading.Event())),
             daemon=True,
         )
+        # The main thread, the only one where a handler runs, is here the caller's.
+        patched.setattr(threading, "main_thread", lambda: caller)
         start(caller)
         caller.join(10)
         assert not caller.is_alive(), "the handler's lookup waited for the lock for good"
