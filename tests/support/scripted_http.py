@@ -3,9 +3,9 @@
 For what the emulator will not do on purpose: answer every poll with 503 and
 ``Retry-After: 30``, accept a request and never answer, or stop listening
 (then connections are refused). ``answer(method, path)`` returns a reply
-``(status, json_body, headers)``, ``HANG`` to hold the request without
-answering until the server stops, or ``TRICKLE`` (and its kin below) to send a
-reply a byte at a time.
+``(status, json_body, headers)`` (a ``bytes`` body is sent as it is), ``HANG`` to
+hold the request without answering until the server stops, or ``TRICKLE`` (and its
+kin below) to send a reply a byte at a time.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class ScriptedServer:
                     self.close_connection = True
                     return
                 status, body, headers = reply
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
