@@ -1,5 +1,6 @@
-"""The API key out of a text: one rule for the facade's messages and the kit's reports; a
-URL's user info out of what they show of it (``shown_url``).
+"""The API key out of a text: one rule for the facade's messages and the kit's reports,
+whose spellings of it (``spelled``) the pytest plugin hides too; a URL's user info out of
+what they show of it (``shown_url``).
 
 A key at least ``ANYWHERE`` characters long is replaced wherever it appears; a shorter
 (toy) key only where it stands alone, so that the key ``k`` leaves ``checkpoint``
@@ -25,9 +26,10 @@ ANYWHERE = 8
 
 @functools.lru_cache(maxsize=8)
 def forms(key: str) -> tuple[str, ...]:
-    """The key as a text may carry it: as is, quoted in a URL or a query string, and with
-    its backslashes (and double quotes) escaped, as a repr (httpcore's records of a reply's
-    headers) or a JSON string writes them."""
+    """The key as a text most often carries it, for a quick look for it in a reply
+    (``_wire``): as is, quoted in a URL or a query string, and with its backslashes (and
+    double quotes) escaped, as a repr or a JSON string writes them. ``spelled`` finds the
+    key in every spelling."""
     escaped = key.replace("\\", "\\\\")
     found = [key, quote(key, safe=""), quote_plus(key), escaped, escaped.replace('"', '\\"')]
     if not key.isascii():  # a bytes repr writes its other characters as \x escapes
@@ -37,16 +39,65 @@ def forms(key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+# A backslash that begins an escape, or such a one escaped again (a repr of a JSON text).
+_ESCAPE = r"\\\\?"
+# What follows it for the characters a JSON text or a repr escapes by name.
+_NAMED = {
+    "\\": _ESCAPE,
+    '"': '"',
+    "'": "'",
+    "/": "/",
+    "\b": "b",
+    "\f": "f",
+    "\n": "n",
+    "\r": "r",
+    "\t": "t",
+}
+
+
+def _spellings(char: str) -> str:
+    """A regex of ``char`` as is, escaped as a JSON text or a repr may write it (``\\/``,
+    ``\\u00e9`` or ``\\u00E9``, ``\\xe9``, the UTF-8 bytes ``\\xc3\\xa9``),
+    percent-encoded (``%C3%A9``, ``+`` for a space), or its UTF-8 read as Latin-1 (``Ã©``,
+    as a server may decode Basic credentials), as is or as JSON escapes."""
+    code = ord(char)
+    utf8 = char.encode("utf-8", "surrogatepass")
+    units = [code] if code < 0x10000 else [0xD7C0 + (code >> 10), 0xDC00 + (code & 0x3FF)]
+    found = [
+        re.escape(char),
+        "".join(f"{_ESCAPE}u(?i:{unit:04x})" for unit in units),
+        "".join(f"{_ESCAPE}x(?i:{byte:02x})" for byte in utf8),
+        "".join(f"%(?i:{byte:02x})" for byte in utf8),
+    ]
+    if not char.isascii():
+        found.append("".join(f"(?:{re.escape(chr(b))}|{_ESCAPE}u(?i:{b:04x}))" for b in utf8))
+    if code < 0x100:
+        found.append(f"{_ESCAPE}x(?i:{code:02x})")
+    elif code >= 0x10000:
+        found.append(f"{_ESCAPE}U(?i:{code:08x})")
+    if char in _NAMED:
+        found.append(_ESCAPE + _NAMED[char])
+    if char == " ":
+        found.append(r"\+")
+    return f"(?:{'|'.join(dict.fromkeys(found))})"
+
+
+@functools.lru_cache(maxsize=8)
+def spelled(key: str) -> re.Pattern[str]:
+    """The key in any spelling a text may carry it in: each of its characters as is, or
+    as a JSON text (``ensure_ascii``, PHP's ``\\/``, Go's and .NET's escapes of ``&``,
+    ``+``), a repr (of such a text too) or a URL writes it (``_spellings``)."""
+    return re.compile("".join(map(_spellings, key)))
+
+
 def replace_key(text: str, key: str, placeholder: str) -> str:
-    """``text`` with ``key``, in each of its ``forms``, replaced by ``placeholder``, by
-    the rule above."""
-    for form in forms(key):
-        if len(key) >= ANYWHERE:
-            text = text.replace(form, placeholder)
-        else:
-            alone = rf"(?<![A-Za-z0-9_.-]){re.escape(form)}(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
-            text = re.sub(alone, lambda _: placeholder, text)
-    return text
+    """``text`` with ``key``, in each of its spellings (``spelled``), replaced by
+    ``placeholder``, by the rule above."""
+    if len(key) >= ANYWHERE:
+        return spelled(key).sub(lambda _: placeholder, text)
+    found = spelled(key).pattern
+    alone = rf"(?<![A-Za-z0-9_.-])(?:{found})(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
+    return re.sub(alone, lambda _: placeholder, text)
 
 
 def credentials(authorization: str | None) -> list[str]:

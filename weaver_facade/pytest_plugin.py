@@ -92,6 +92,8 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from weaver_facade._redact import spelled
+
 if TYPE_CHECKING:
     from weaver_facade import AsyncServiceClient, ServiceClient
 
@@ -264,16 +266,15 @@ def _masked(side: object, secrets: list[str]) -> str:
     if isinstance(side, (_HiddenKey, _HiddenUrl)):
         return repr(side)
     if isinstance(side, str):
-        for secret in filter(None, secrets):
-            side = side.replace(secret, "***")
-        return repr(side)
+        return repr(_without(side, secrets))
     return _without(repr(side), secrets)
 
 
 def _without(text: str, secrets: list[str]) -> str:
-    """``text`` with each of ``secrets``, as written or as a repr escapes it, as ``***``."""
+    """``text`` with each of ``secrets``, in any spelling (as written, or as a repr, a JSON
+    text or a URL escapes it: the facade's ``spelled``), as ``***``."""
     for secret in filter(None, secrets):
-        text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+        text = spelled(secret).sub("***", text)
     return text
 
 
@@ -290,8 +291,8 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
             report.wasxfail = _without(report.wasxfail, secrets)
         # The JUnit XML's properties; the list is the item's own, so a copy is changed.
         report.user_properties = [
-            (name, _without(str(value), secrets))
-            if any(secret in str(value) for secret in secrets)
+            (name, hidden)
+            if (hidden := _without(str(value), secrets)) != str(value)
             else (name, value)
             for name, value in report.user_properties
         ]
@@ -314,8 +315,9 @@ def pytest_make_collect_report(
 def _hide_in_report(report: pytest.TestReport | pytest.CollectReport, secrets: list[str]) -> None:
     report.longrepr = _scrubbed(report.longrepr, secrets, set())
     report.sections = _scrubbed(report.sections, secrets, set())
-    if any(secret in str(report.longrepr) for secret in secrets):  # a shape not walked
-        report.longrepr = _without(str(report.longrepr), secrets)
+    shown = str(report.longrepr)
+    if (hidden := _without(shown, secrets)) != shown:  # a shape not walked
+        report.longrepr = hidden
 
 
 # pytest's escapes of the ASCII characters that are not printable, in an id.
@@ -358,8 +360,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, No
     calls = getattr(metafunc, "_calls", None)
     if not secrets or not isinstance(calls, list):
         return
-    # pytest escapes an id given by hand as the one it makes.
-    secrets = [*secrets, *map(_id_escaped, secrets)]
+    # pytest escapes an id given by hand as the one it makes: ``_without`` finds them so.
     hidden: dict[int, list[str]] = {}
     for i, call in enumerate(calls):
         ids = getattr(call, "_idlist", None)
@@ -421,9 +422,9 @@ class _HidingOutsideReports:
         """The text of a warning a test raised, in the warnings summary."""
         secrets = self._config.stash.get(_SECRETS, [])
         text = str(warning_message.message)
-        if any(secret in text for secret in secrets):
+        if (hidden := _without(text, secrets)) != text:
             # Its text alone, which is what the summary shows: its args would keep them.
-            warning_message.message = _without(text, secrets)
+            warning_message.message = hidden
 
     # First, so that the terminal's summary, which reads it here, gets it changed.
     @pytest.hookimpl(tryfirst=True)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
 
+from tests.contract.support import quick
+from tests.support.scripted_http import Reply, ScriptedServer
 from weaver_facade._spec_schema import spec_document
+from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._conformance import _server_error
 from weaver_facade.contract._extensions import ExtensionProbe, _Probe
 from weaver_facade.contract._findings import KEY_PLACEHOLDER, redact, redact_curl
+from weaver_facade.contract._report import render_text, to_json, write_reports
 from weaver_facade.contract._spec import Problem, Spec, load_spec
 
 
@@ -55,6 +60,37 @@ def test_a_key_is_hidden_as_a_url_or_an_escaped_string_carries_it() -> None:
     ]
     for text in shown:
         assert KEY_PLACEHOLDER in redact(text, key), text
+
+
+def test_a_key_is_hidden_as_any_json_text_escapes_it() -> None:
+    # JSON may write any character of a string as an escape, and servers do: Python's
+    # json.dumps \u00e9 for é, PHP's json_encode that and \/ for /, Go's \u0026 for &,
+    # .NET's \u002B for +; a repr of such a text doubles the backslash.
+    key = "sk-a/b+c&d-\u00e9-0123456789"
+    written = [
+        json.dumps(key),
+        json.dumps(key).replace("/", "\\/"),
+        json.dumps(key, ensure_ascii=False).replace("&", "\\u0026"),
+        json.dumps(key).replace("+", "\\u002B").replace("/", "\\u002f"),
+        repr(json.dumps(key)),
+    ]
+    for text in written:
+        assert "0123456789" in text, text  # the key is there
+        hidden = redact(f"bad key {text}!", key)
+        assert "0123456789" not in hidden, hidden
+        assert KEY_PLACEHOLDER in hidden, hidden
+
+
+def test_a_secret_a_server_read_as_latin_1_is_hidden_too() -> None:
+    # A base URL's password goes as UTF-8 in the Basic credentials; a server that decodes
+    # them as Latin-1 (as RFC 7617 once had it) echoes each é as two characters, Ã©.
+    secret = "cl\u00e9-secr\u00e8te-0123456789"
+    read = secret.encode().decode("latin-1")
+    for text in (read, json.dumps(read)):
+        assert "0123456789" in text, text  # the secret is there
+        hidden = redact(f"bad password {text}!", secret)
+        assert "0123456789" not in hidden, hidden
+        assert KEY_PLACEHOLDER in hidden, hidden
 
 
 _KEY = "sk-live-0123456789abcdef"
@@ -115,3 +151,49 @@ def test_a_key_across_where_json_breaks_is_hidden_whole() -> None:
         text = _texts(spec.check_reply(op, 200, json_type, body.encode()))
         assert key[1:7] not in text, text
         assert KEY_PLACEHOLDER in text, text
+
+
+def test_a_key_escaped_across_a_cut_or_where_json_breaks_is_hidden_whole() -> None:
+    # Escaped, the key is longer than itself: it is looked for as far back as its
+    # escaped form reaches, not its own length.
+    key = "3f2a9c8e/7d6b5a4f3e2d1c0b"
+    escaped = key.replace("/", "\\/")
+    spec = Spec(load_spec().document, secret=key)
+    op = spec.operations["GET /api/v1/supported-models"]
+    json_type = {"Content-Type": "application/json"}
+    shown = [
+        _texts(spec.check_reply(op, 200, json_type, f'{{"key": {escaped}}}'.encode())),
+        _texts([spec.describe_refusal(op, None, 400, f"{'x' * 190}{escaped}".encode())]),
+    ]
+    for text in shown:
+        assert "3f2a9c" not in text, text
+        assert "7d6b5a" not in text, text
+        assert KEY_PLACEHOLDER[:4] in text, text
+
+
+def test_secrets_a_server_echoes_json_escaped_are_in_no_report(tmp_path: Path) -> None:
+    # A server's JSON escaped them, as PHP's json_encode does (é as \u00e9, / as \/): the
+    # key (a / of base64) and the base URL's password stayed in the findings quoting the
+    # reply, and in the facade's error those quote.
+    key = "sk-live/0123456789+abcdef"
+    password = "cl\u00e9-secr\u00e8te-123"
+    said = {"error": "bad_request", "message": 5, "detail": f"who is {key} ({password})?"}
+    body = json.dumps(said).replace("/", "\\/").encode()
+    assert key.encode() not in body
+    assert b"secr\\u00e8te-123" in body
+    listing = {"items": [{"name": "weaver-tiny", "status": "ready", "config": {"vocab_size": 256}}]}
+
+    def answer(method: str, path: str) -> Reply:
+        if path.startswith("/api/v1/supported-models"):
+            return 200, listing, {}
+        return 400, body, {}
+
+    with ScriptedServer(answer) as server:
+        url = server.base_url.replace("http://", f"http://u:{quote(password)}@")
+        report = run_contract_test(quick(url, api_key=key, parts=("lifecycle",)))
+    written = [p.read_text(encoding="utf-8") for p in write_reports(report, tmp_path)]
+    shown = ["\n".join(render_text(report)), json.dumps(to_json(report)), *written]
+    assert "who is" in shown[0], shown[0]  # the reply is quoted
+    for text in shown:
+        assert "0123456789" not in text, text
+        assert "te-123" not in text, text

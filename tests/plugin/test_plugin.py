@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpcore
 import httpx
@@ -1081,6 +1082,37 @@ def test_the_password_of_the_url_is_hidden_alone_too(
     assert "pw/77" not in output
     # What pytest shows is still there, the password as ***, the user info whole as ***.
     result.stdout.fnmatch_lines(["raw *** of http://***@127.0.0.1:*", "*sent ***"])
+
+
+def test_a_secret_in_a_json_text_is_hidden_however_it_escapes_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server's JSON may escape any character of a string: Python's json.dumps wrote the
+    # é of the URL's password as \u00e9, PHP's json_encode the / of the key as \/ too. A
+    # test that printed or compared such a reply showed both.
+    monkeypatch.delenv("WEAVER_API_KEY", raising=False)
+    key, password = "external/key-7", "cl\u00e9-secr\u00e8te-123"
+    pytester.makepyfile(
+        """
+        import json
+        import urllib.parse
+
+        def test_echoed(weaver_server):
+            written = urllib.parse.urlsplit(weaver_server.base_url).password
+            said = {"key": str(weaver_server.api_key), "pw": urllib.parse.unquote(written)}
+            reply = json.dumps(said).replace("/", "\\\\/")
+            print("reply", reply)
+            assert reply == "{}"
+        """
+    )
+    with run_emulator(api_keys=(key,)) as server:
+        url = server.base_url.replace("http://", f"http://u:{quote(password)}@")
+        result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", key, "-vv", "-rA")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "key-7" not in output
+    assert "te-123" not in output
+    result.stdout.fnmatch_lines(['reply {"key": "***", "pw": "***"}'])
 
 
 def test_an_xfail_reason_and_a_recorded_property_hide_the_key_too(

@@ -58,6 +58,11 @@ KEY_A = "sk-tenant-a-4d9b0e17c2a85f36"
 KEY_B = "sk-tenant-b-7e21f0c9ab3d4e58"
 WRONG_KEY = "sk-not-a-tenant-0b8a6d2f91c3"
 BACKSLASH_KEY = "sk-back\\slash-4d9b0e17c2a85f36"
+SLASH_KEY = "sk-live/0123456789+abcdef"
+PASSWORD_E = "cl\u00e9-secr\u00e8te-123"
+# A reply that echoes them as PHP's json_encode writes them: / as \/, é as \u00e9.
+_ECHO = {"error": 400, "detail": f"who is {SLASH_KEY} ({PASSWORD_E})?"}
+ESCAPED_ECHO = json.dumps(_ECHO).replace("/", "\\/").encode()
 FAST = RetryPolicy(RetrySettings(max_retries=6, initial_backoff=0.002, max_backoff=0.01))
 BATCH = [datum_from_tokens([3, 1, 4, 1, 5, 9, 2, 6])]
 
@@ -767,6 +772,23 @@ def test_a_reply_not_json_that_echoes_the_key_leaves_it_in_no_exception_behind(
             service.supported_models()
     assert "not JSON" in str(info.value)
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
+
+
+def test_an_error_quoting_a_reply_that_echoes_secrets_json_escaped_never_shows_them() -> None:
+    # A reply that is no Weaver error is quoted in the error. Its JSON wrote the secrets as
+    # PHP's json_encode does, the key's / as \/ and the URL password's é as \u00e9: the
+    # scrub looked for them as written, and URL-quoted, alone.
+    with ScriptedServer(lambda _m, _p: (400, ESCAPED_ECHO, {})) as server:
+        url = server.base_url.replace("http://", f"http://u:{quote(PASSWORD_E)}@")
+        with (
+            ServiceClient(url, SLASH_KEY, max_retries=0, heartbeat_interval=0) as service,
+            pytest.raises(WeaverError) as info,
+        ):
+            service.supported_models()
+        del url  # the frames' locals are shown too (this one's)
+    shown = exception_texts(info.value)
+    assert "who is [redacted] ([redacted])?" in str(info.value), str(info.value)
+    assert leaks(shown, (SLASH_KEY, PASSWORD_E, "0123456789", "te-123")) == []
 
 
 TOKEN = "bearer-tok-5f3a9c1e7d2b"

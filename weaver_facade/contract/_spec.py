@@ -23,7 +23,7 @@ import yaml
 from .._dest import shown_path
 from .._pages import html_page
 from .._plural import counted, plural
-from .._redact import forms
+from .._redact import spelled
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
@@ -184,16 +184,13 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 
 
 def _key_across(text: str, at: int, secret: str | None) -> tuple[int, int]:
-    """Where the key (in any of its ``forms``) runs across ``at`` in ``text``, else
-    ``(at, at)``: a key that begins as JSON does (a hex key's first digit) breaks it there,
-    and neither half, hidden apart, is the key."""
-    start, end = at, at
-    for form in forms(secret) if secret else ():
-        found = text.find(form, max(0, at - len(form) + 1))
-        while -1 < found < at:
-            start, end = min(start, found), max(end, found + len(form))
-            found = text.find(form, found + 1)
-    return start, end
+    """Where the key (in any of its spellings, ``spelled``) runs across ``at`` in
+    ``text``, else ``(at, at)``: a key that begins as JSON does (a hex key's first digit)
+    breaks it there, and neither half, hidden apart, is the key."""
+    for found in spelled(secret).finditer(text) if secret else ():
+        if found.start() < at < found.end():
+            return found.span()
+    return at, at
 
 
 def _where_json_breaks(body: bytes, error: ValueError, secret: str | None) -> str:
