@@ -43,7 +43,6 @@ def forms(key: str) -> tuple[str, ...]:
 _ESCAPE = r"\\\\?"
 # What follows it for the characters a JSON text or a repr escapes by name.
 _NAMED = {
-    "\\": _ESCAPE,
     '"': '"',
     "'": "'",
     "/": "/",
@@ -55,16 +54,17 @@ _NAMED = {
 }
 
 
-def _spellings(char: str) -> str:
+def _spellings(char: str, *, bare: bool = True) -> str:
     """A regex of ``char`` as is, escaped as a JSON text or a repr may write it (``\\/``,
     ``\\u00e9`` or ``\\u00E9``, ``\\xe9``, the UTF-8 bytes ``\\xc3\\xa9``),
     percent-encoded (``%C3%A9``, ``+`` for a space), or its UTF-8 read as Latin-1 (``Ã©``,
-    as a server may decode Basic credentials), as is or as JSON escapes."""
+    as a server may decode Basic credentials), as is or as JSON escapes; by its code
+    alone unless ``bare``."""
     code = ord(char)
     utf8 = char.encode("utf-8", "surrogatepass")
     units = [code] if code < 0x10000 else [0xD7C0 + (code >> 10), 0xDC00 + (code & 0x3FF)]
-    found = [
-        re.escape(char),
+    found = [re.escape(char)] if bare else []
+    found += [
         "".join(f"{_ESCAPE}u(?i:{unit:04x})" for unit in units),
         "".join(f"{_ESCAPE}x(?i:{byte:02x})" for byte in utf8),
         "".join(f"%(?i:{byte:02x})" for byte in utf8),
@@ -82,12 +82,25 @@ def _spellings(char: str) -> str:
     return f"(?:{'|'.join(dict.fromkeys(found))})"
 
 
+def _backslashes(run: int) -> str:
+    """A regex of a run of ``run`` backslashes: as is, doubled (a JSON text's or a repr's
+    escape), or doubled twice (a repr of such a text), the longest first so that the whole
+    run is hidden; or each by its code. The run alike: each backslash looked for as 1 to 4
+    apart tried every split of a text's run, exponential in its length."""
+    coded = _spellings("\\", bare=False)
+    return rf"(?:\\{{{4 * run}}}|\\{{{2 * run}}}|\\{{{run}}}|{coded}{{{run}}})"
+
+
 @functools.lru_cache(maxsize=8)
 def spelled(key: str) -> re.Pattern[str]:
     """The key in any spelling a text may carry it in: each of its characters as is, or
     as a JSON text (``ensure_ascii``, PHP's ``\\/``, Go's and .NET's escapes of ``&``,
-    ``+``), a repr (of such a text too) or a URL writes it (``_spellings``)."""
-    return re.compile("".join(map(_spellings, key)))
+    ``+``), a repr (of such a text too) or a URL writes it (``_spellings``); each run of
+    its backslashes as one (``_backslashes``)."""
+    parts = re.findall(r"\\+|[^\\]", key)
+    return re.compile(
+        "".join(_backslashes(len(p)) if p[0] == "\\" else _spellings(p) for p in parts)
+    )
 
 
 def replace_key(text: str, key: str, placeholder: str) -> str:
