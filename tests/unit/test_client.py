@@ -1715,19 +1715,25 @@ class _CtrlCOnRetrying(logging.Handler):
                 signal.raise_signal(signal.SIGINT)
 
 
-def test_a_create_stopped_after_its_retry_waited_counts_each_lost_reply_once() -> None:
-    # One attempt's reply was lost; a Ctrl-C held as its retry was announced stopped the
-    # retry after the wait. The note counted that attempt twice ("after 2 attempts'
-    # replies were lost ... up to 2 models") of one request the server got.
-    fake = FakeWeaver()
-    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake))
-    handler = _CtrlCOnRetrying()
+def _created_until_ctrl_c(fake: FakeWeaver, at: int = 1) -> pytest.ExceptionInfo[KeyboardInterrupt]:
+    """A create whose Ctrl-C, held as its retry number ``at`` is announced, stops it."""
+    handler = _CtrlCOnRetrying(at=at)
     logging.getLogger("weaver_facade").addHandler(handler)
     try:
         with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
             svc.create_training_client("weaver-tiny")
     finally:
         logging.getLogger("weaver_facade").removeHandler(handler)
+    return raised
+
+
+def test_a_create_stopped_after_its_retry_waited_counts_each_lost_reply_once() -> None:
+    # One attempt's reply was lost; a Ctrl-C held as its retry was announced stopped the
+    # retry after the wait. The note counted that attempt twice ("after 2 attempts'
+    # replies were lost ... up to 2 models") of one request the server got.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", _made_then_lost(fake))
+    raised = _created_until_ctrl_c(fake)
     sent = fake.sent("POST", "/api/v1/sessions/s-1/models")
     assert len(sent) == 1  # the retry was not sent
     assert raised.value.__notes__ == [_INTERRUPTED_CREATE_NOTE]  # of len(sent) models
@@ -1742,13 +1748,7 @@ def test_a_create_stopped_after_its_retry_waited_names_its_last_reply_a_502(
     # (counted before the wait), and "2 earlier attempts'" after one earlier attempt.
     fake = FakeWeaver()
     fake.script("POST", "/api/v1/sessions/s-1/models", *[_made_then(fake, "502")] * attempts)
-    handler = _CtrlCOnRetrying(at=attempts)
-    logging.getLogger("weaver_facade").addHandler(handler)
-    try:
-        with default_sigint(), service(fake) as svc, pytest.raises(KeyboardInterrupt) as raised:
-            svc.create_training_client("weaver-tiny")
-    finally:
-        logging.getLogger("weaver_facade").removeHandler(handler)
+    raised = _created_until_ctrl_c(fake, at=attempts)
     assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == attempts
     refused = raised.value.__context__
     assert isinstance(refused, APIError)
