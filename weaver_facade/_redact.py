@@ -14,29 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import functools
 import re
-from urllib.parse import quote, quote_plus
 
 import httpx
 
 ANYWHERE = 8
-
-
-@functools.lru_cache(maxsize=8)
-def forms(key: str) -> tuple[str, ...]:
-    """The key as a text most often carries it, for a quick look for it in a reply
-    (``_wire``): as is, quoted in a URL or a query string, and with its backslashes (and
-    double quotes) escaped, as a repr or a JSON string writes them. ``spelled`` finds the
-    key in every spelling."""
-    escaped = key.replace("\\", "\\\\")
-    found = [key, quote(key, safe=""), quote_plus(key), escaped, escaped.replace('"', '\\"')]
-    if not key.isascii():  # a bytes repr writes its other characters as \x escapes
-        for codec in ("utf-8", "latin-1"):
-            with contextlib.suppress(UnicodeEncodeError):
-                found.append(str(key.encode(codec))[2:-1])
-    return tuple(dict.fromkeys(found))
 
 
 # A backslash that begins an escape, or such a one escaped again (a repr of a JSON text).

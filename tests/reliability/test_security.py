@@ -791,6 +791,44 @@ def test_an_error_quoting_a_reply_that_echoes_secrets_json_escaped_never_shows_t
     assert leaks(shown, (SLASH_KEY, PASSWORD_E, "0123456789", "te-123")) == []
 
 
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda found: found[0].lower(), text)
+
+
+# How a server may echo a secret in a success's field (`{}` the secret's place), with the
+# secret (the key, the base URL's password) written so.
+ECHOED_2XX: dict[str, tuple[str, Callable[[str], str]]] = {
+    # UTF-8 read as Latin-1, as a server may decode Basic credentials: é as Ã©.
+    "latin-1": ("who is {}?", lambda secret: secret.encode().decode("latin-1")),
+    # Percent-encoded in lower case: %2f, %c3%a9.
+    "percent": ("GET /m?k={}", lambda secret: _lower_escapes(quote(secret, safe=""))),
+    # A field whose value is itself JSON text, which wrote / as \/ and é as \u00e9.
+    "json-text": ('{{"echo": "{}"}}', lambda secret: json.dumps(secret).replace("/", "\\/")[1:-1]),
+}
+
+
+@pytest.mark.parametrize("secret", ["key", "password"])
+@pytest.mark.parametrize("spelling", list(ECHOED_2XX))
+def test_a_success_that_echoes_a_secret_however_spelled_never_shows_it(
+    secret: str, spelling: str
+) -> None:
+    # A 2xx reply is cleaned of the secrets before it is parsed, but only when one of a
+    # few spellings of them was in it: these stayed in the model returned, and its repr.
+    template, spell = ECHOED_2XX[spelling]
+    echoed = spell(SLASH_KEY if secret == "key" else PASSWORD_E)
+    model = {"id": "m-1", "base_model": "weaver-tiny", "tokenizer_path": template.format(echoed)}
+    http = httpx.Client(transport=httpx.MockTransport(lambda _r: httpx.Response(200, json=model)))
+    with ServiceClient(
+        f"http://acct:{quote(PASSWORD_E)}@weaver.test",
+        SLASH_KEY,
+        http_client=http,
+        heartbeat_interval=0,
+    ) as service:
+        got = service.get_model("m-1")
+    assert got.tokenizer_path == template.format("[redacted]")
+    assert leaks(repr(got), ("0123456789", "secr", "te-123")) == []
+
+
 TOKEN = "bearer-tok-5f3a9c1e7d2b"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import itertools
 import json
 import pickle
 import re
@@ -1509,6 +1510,22 @@ def test_a_descriptor_breaking_the_spec_shows_no_presigned_url_in_its_traceback(
     ]
     assert f"field `{broken}`" in shown[0]  # the error is there
     assert [text for text in shown if "SIG-secret" in text] == []
+
+
+def test_a_secret_is_looked_for_as_it_is_only_where_no_escape_could_spell_it() -> None:
+    # A 2xx reply with neither a backslash nor a percent sign is looked at for an ASCII
+    # secret without a blank as it is, not by the regex of its every spelling: both must
+    # find the same, in every text of up to three of these pieces.
+    from weaver_facade._redact import spelled
+    from weaver_facade._wire import _holds
+
+    chars = "a/+ \u00e9%\\"
+    pieces = [*chars, "\u00c3\u00a9", "%2f", "%2F", "%61", "\\/", "\\u0061", "\\x61"]
+    texts = ["".join(p) for n in range(4) for p in itertools.product(pieces, repeat=n)]
+    for secret in [*chars, *map("".join, itertools.product(chars, repeat=2))]:
+        regex = spelled(secret)
+        for text in texts:
+            assert _holds(text, [secret]) == bool(regex.search(text)), (secret, text)
 
 
 def test_a_reply_with_escapes_but_no_key_is_not_rewritten_string_by_string(
