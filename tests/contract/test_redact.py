@@ -170,6 +170,20 @@ def test_a_key_across_where_json_breaks_is_hidden_whole() -> None:
         assert KEY_PLACEHOLDER in text, text
 
 
+def test_a_key_whose_places_overlap_where_json_breaks_is_hidden_whole() -> None:
+    # A key whose start repeats at its end may overlap itself: the place across the break
+    # was skipped, as overlapping the one before it, which ends at the break; both halves
+    # showed, each hidden apart.
+    key = "0],1234567890]"
+    body = "[[" + key[:-2] + key  # the key twice, sharing its `0]`
+    spec = Spec(load_spec().document, secret=key)
+    op = spec.operations["GET /api/v1/supported-models"]
+    text = _texts(spec.check_reply(op, 200, {"Content-Type": "application/json"}, body.encode()))
+    assert "at character 16" in text, text  # where the first place of the key ends
+    assert "123456789" not in text, text
+    assert KEY_PLACEHOLDER in text, text
+
+
 def test_a_key_escaped_across_a_cut_or_where_json_breaks_is_hidden_whole() -> None:
     # Escaped, the key is longer than itself: it is looked for as far back as its
     # escaped form reaches, not its own length.

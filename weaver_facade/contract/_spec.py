@@ -185,12 +185,18 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 
 def _key_across(text: str, at: int, secret: str | None) -> tuple[int, int]:
     """Where the key (in any of its spellings, ``spelled``) runs across ``at`` in
-    ``text``, else ``(at, at)``: a key that begins as JSON does (a hex key's first digit)
-    breaks it there, and neither half, hidden apart, is the key."""
-    for found in spelled(secret).finditer(text) if secret else ():
-        if found.start() < at < found.end():
-            return found.span()
-    return at, at
+    ``text``, with its places that overlap that one (a key whose start repeats at its
+    end), else ``(at, at)``: a key that begins as JSON does (a hex key's first digit)
+    breaks it there, and no part of it, hidden apart, is the key."""
+    start = end = 0  # the run of overlapping places of the key so far
+    pattern = spelled(secret) if secret else None
+    found = pattern.search(text) if pattern else None
+    while pattern and found and found.start() < max(end, at):
+        if found.start() >= end:  # a new run
+            start = found.start()
+        end = max(end, found.end())
+        found = pattern.search(text, found.start() + 1)  # an overlapping one too
+    return (start, end) if start < at < end else (at, at)
 
 
 def _where_json_breaks(body: bytes, error: ValueError, secret: str | None) -> str:
