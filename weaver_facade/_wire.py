@@ -898,8 +898,10 @@ def _without_key(response: httpx.Response) -> httpx.Response:
     content = response.content
     # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``), and escape
     # the escapes of a string that is JSON text itself: a body with an escape is parsed.
+    # Read as the parser reads it: UTF-8, or UTF-16 or UTF-32 by its first bytes.
     if not secrets or (
-        b"\\" not in content and not _holds(content.decode("utf-8", "replace"), secrets)
+        b"\\" not in content
+        and not _holds(content.decode(json.detect_encoding(content), "replace"), secrets)
     ):
         return response
     try:

@@ -829,6 +829,24 @@ def test_a_success_that_echoes_a_secret_however_spelled_never_shows_it(
     assert leaks(repr(got), ("0123456789", "secr", "te-123")) == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32-le"])
+def test_a_success_in_another_unicode_encoding_never_shows_the_key(encoding: str) -> None:
+    # A JSON reply may come in UTF-16 or UTF-32, which the parser reads (by its first
+    # bytes): it was looked at for the key as UTF-8, where the key is not.
+    model = {"id": "m-1", "base_model": "weaver-tiny", "tokenizer_path": f"who is {SLASH_KEY}?"}
+    body = json.dumps(model).encode(encoding)
+    reply = httpx.MockTransport(lambda _r: httpx.Response(200, content=body))
+    with ServiceClient(
+        "http://weaver.test",
+        SLASH_KEY,
+        http_client=httpx.Client(transport=reply),
+        heartbeat_interval=0,
+    ) as service:
+        got = service.get_model("m-1")
+    assert got.tokenizer_path == "who is [redacted]?"
+    assert leaks(repr(got), ("0123456789", "secr")) == []
+
+
 TOKEN = "bearer-tok-5f3a9c1e7d2b"
 
 
