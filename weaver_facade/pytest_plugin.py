@@ -338,15 +338,12 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object) -> str | None
         return None
     # Escaped as pytest escapes the id it makes of them (its ``ascii_escaped``).
     if isinstance(val, bytes):
-        shown = val.decode("ascii", "backslashreplace").translate(_ASCII_ESCAPES)
+        shown = val.decode("ascii", "backslashreplace")
     else:
-        shown = _id_escaped(val)
+        shown = val.encode("unicode_escape").decode("ascii")
+    shown = shown.translate(_ASCII_ESCAPES)
     hidden = _without(shown, secrets)
     return hidden if hidden != shown else None
-
-
-def _id_escaped(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii").translate(_ASCII_ESCAPES)
 
 
 @pytest.hookimpl(wrapper=True)
