@@ -16,6 +16,7 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import Sequence
 
 import httpx
 
@@ -83,6 +84,20 @@ def spelled(key: str) -> re.Pattern[str]:
     parts = re.findall(r"\\+|[^\\]", key)
     return re.compile(
         "".join(_backslashes(len(p)) if p[0] == "\\" else _spellings(p) for p in parts)
+    )
+
+
+def holds(text: str, secrets: Sequence[str]) -> bool:
+    """Whether ``text`` holds one of ``secrets`` in any spelling (``spelled``). Without a
+    backslash or a percent sign, with which every escape begins, a text spells a secret of
+    ASCII characters but the blank (``+``) only as it is: looked for so, in a tenth of the
+    regex's time (300 us for a page of 100 checkpoints: ``_wire`` asks of each reply)."""
+    plain = "\\" not in text and "%" not in text
+    return any(
+        secret in text
+        if plain and secret.isascii() and " " not in secret
+        else spelled(secret).search(text) is not None
+        for secret in secrets
     )
 
 

@@ -1516,8 +1516,7 @@ def test_a_secret_is_looked_for_as_it_is_only_where_no_escape_could_spell_it() -
     # A 2xx reply with neither a backslash nor a percent sign is looked at for an ASCII
     # secret without a blank as it is, not by the regex of its every spelling: both must
     # find the same, in every text of up to three of these pieces.
-    from weaver_facade._redact import spelled
-    from weaver_facade._wire import _holds
+    from weaver_facade._redact import holds, spelled
 
     chars = "a/+ \u00e9%\\"
     pieces = [*chars, "\u00c3\u00a9", "%2f", "%2F", "%61", "\\/", "\\u0061", "\\x61"]
@@ -1525,7 +1524,7 @@ def test_a_secret_is_looked_for_as_it_is_only_where_no_escape_could_spell_it() -
     for secret in [*chars, *map("".join, itertools.product(chars, repeat=2))]:
         regex = spelled(secret)
         for text in texts:
-            assert _holds(text, [secret]) == bool(regex.search(text)), (secret, text)
+            assert holds(text, [secret]) == bool(regex.search(text)), (secret, text)
 
 
 def test_a_reply_with_escapes_but_no_key_is_not_rewritten_string_by_string(
