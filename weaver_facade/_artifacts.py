@@ -341,8 +341,8 @@ def download_arguments(
 
 class DownloadDeadline(Generic[IO]):
     """A download's one deadline, counted from the call: its API requests (the lookup,
-    the descriptor and each refresh), sent through ``io``, and its transfers get the
-    time left."""
+    the descriptor and each refresh), sent through ``io`` (the first through ``first``),
+    and its transfers get the time left."""
 
     def __init__(self, settings: DownloadSettings, io: IO) -> None:
         self._settings = settings
@@ -353,6 +353,11 @@ class DownloadDeadline(Generic[IO]):
         # is always the download's timeout (``api_request``).
         left = self._left()
         self.io = io if left is None else io.until(left)
+        # The first request within ``io``'s own timeout too, counted from here (``whole``:
+        # it imports the generated models as it is built), unless the deadline comes first.
+        timeout = io.options.timeout
+        shorter = timeout is not None and (left is None or timeout < left)
+        self.first = io.whole() if shorter else self.io
 
     def _left(self) -> float | None:
         return None if self._at is None else max(0.0, self._at - self._clock())

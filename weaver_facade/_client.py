@@ -1236,8 +1236,8 @@ class ServiceClient(_ServiceBase):
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)
         # Its API requests each within their own timeout, the first's counted from here as
-        # a resume's first step's is (it imports the generated models as it is built).
-        first = iter([deadline.io.whole()])
+        # a resume's first step's is (``DownloadDeadline.first``).
+        first = iter([deadline.first])
 
         def send(step: object) -> Any:
             with deadline.api_request(step):
@@ -1665,7 +1665,7 @@ class AsyncServiceClient(_ServiceBase):
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
         deadline = DownloadDeadline(settings, self._io)  # from the call: its imports too
         # Its API requests each within their own timeout, the first's from the call too.
-        first = iter([await _on_asyncio(deadline.io)])
+        first = iter([await _on_asyncio(deadline.first)])
 
         async def send(step: object) -> Any:
             with deadline.api_request(step):
