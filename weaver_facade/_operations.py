@@ -1057,6 +1057,7 @@ class OperationHandle(_HandleState[T_co, OperationSnapshot, Callable[[float], No
 
         Args:
             timeout: Seconds to wait; ``None`` means ``PollSettings.timeout``.
+                The watch ends within this plus one second, as ``result``'s wait does.
 
         Raises:
             OperationTimeoutError: It did not finish in time; it keeps running.
