@@ -256,9 +256,12 @@ def reached(outcome: object) -> bool:
 def reply_lost(outcome: object) -> bool:
     """Whether a request that ended in ``outcome`` may have been acted on by a server whose
     reply never came: a transport failure after it could have been sent, or a proxy's 502
-    or 504 (a 408, 429 or 503 says the server did not act)."""
+    or 504 (a 408, 429 or 503 says the server did not act; a 502 or 504 with an Error body
+    is the server's own reply, as its 500 is)."""
     if isinstance(outcome, httpx.Response):
-        return outcome.status_code in MAYBE_ACTED_STATUSES
+        return (
+            outcome.status_code in MAYBE_ACTED_STATUSES and server_says_retryable(outcome) is None
+        )
     return may_have_acted(outcome)
 
 

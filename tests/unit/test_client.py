@@ -1907,6 +1907,41 @@ def test_a_create_whose_every_reply_is_a_proxy_s_502_counts_the_last(attempts: i
     ]
 
 
+# The server's own 502 and 504 carry the spec's Error body, as its 500 does; a proxy's
+# page does not (the README's "What is retried").
+_SERVER_5XX = [(500, "internal"), (502, "upstream_unavailable"), (504, "upstream_timeout")]
+
+
+@pytest.mark.parametrize(("status", "code"), _SERVER_5XX, ids=["500", "502", "504"])
+def test_a_create_retried_after_the_server_s_own_5xx_warns_of_no_other_model(
+    status: int, code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 502 or 504 with an Error body is the server's answer, not a proxy's: no reply was
+    # lost, as after its 500, but the WARNING said "an earlier attempt's reply was lost".
+    fake = FakeWeaver()
+    refused = json_reply(status, error_json(code, "try again", True))
+    fake.script("POST", "/api/v1/sessions/s-1/models", refused)
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert len(fake.sent("POST", "/api/v1/sessions/s-1/models")) == 2
+    assert "retrying" in caplog.text
+    assert "was made after" not in caplog.text
+
+
+@pytest.mark.parametrize(("status", "code"), _SERVER_5XX, ids=["500", "502", "504"])
+def test_a_create_refused_by_the_server_s_own_5xx_says_no_model_may_be_made(
+    status: int, code: str
+) -> None:
+    # The note "HTTP 502 came while ...: the server may have made it" counted the server's
+    # own refusal as a proxy's reply, though its 500 has no note.
+    fake = FakeWeaver()
+    fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(status, error_json(code, "no")))
+    with service(fake) as svc, pytest.raises(APIError) as raised:
+        svc.create_training_client("weaver-tiny")
+    assert raised.value.status_code == status
+    assert not getattr(raised.value, "__notes__", None)
+
+
 @pytest.mark.parametrize(
     ("status", "code"), [(429, "rate_limited"), (503, "unavailable"), (408, "timeout")]
 )

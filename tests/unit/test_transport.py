@@ -222,13 +222,17 @@ def _final_reply(*outcomes: httpx.Response | Exception) -> httpx.Response:
 
 @pytest.mark.parametrize(
     "first",
-    [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), "503", "504"],
-    ids=["dropped", "read-timeout", "503", "proxy-504"],
+    [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), "503", "504", "server-504"],
+    ids=["dropped", "read-timeout", "503", "proxy-504", "server-504"],
 )
 def test_a_reply_after_an_attempt_that_may_have_acted_says_so(first: object) -> None:
     from weaver_facade._wire import EARLIER_ATTEMPT, EarlierAttempt
 
-    replies = {"503": unavailable(), "504": httpx.Response(504, text="gateway timeout")}
+    replies = {
+        "503": unavailable(),
+        "504": httpx.Response(504, text="gateway timeout"),
+        "server-504": json_reply(504, error_json("upstream_timeout", "try again", True)),
+    }
     outcome = replies.get(first, first) if isinstance(first, str) else first
     assert isinstance(outcome, httpx.Response | Exception)
     reply = _final_reply(outcome, json_reply(409, error_json("checkpoint_exists", "exists")))
@@ -236,8 +240,8 @@ def test_a_reply_after_an_attempt_that_may_have_acted_says_so(first: object) -> 
     assert isinstance(earlier, EarlierAttempt)
     assert earlier.received >= earlier.sent
     # A 503 says the server did not act (the save's recovery looks all the same); a lost
-    # reply is what a create warns of.
-    assert earlier.replies_lost == (0 if first == "503" else 1)
+    # reply is what a create warns of, not the server's own 504 (its Error body), a 500's like.
+    assert earlier.replies_lost == (0 if first in ("503", "server-504") else 1)
 
 
 def test_a_reply_after_two_lost_replies_counts_them() -> None:
