@@ -267,8 +267,12 @@ class ClientOptions(TypedDict, total=False):
             default 30. A failed heartbeat is logged, not retried: the next one is.
         on_progress: Called with every status change of every operation of
             this client (for progress displays), the first as the call that starts
-            it gets the reply. An exception it raises ends that call or wait, with a
-            note naming the operation, which runs on.
+            it gets the reply, in the thread or task that starts or waits for the
+            operation: for an ``AsyncServiceClient`` on its event loop (a slow one
+            holds the loop), for a ``ServiceClient`` in each thread that waits, so
+            calls may overlap. Each ``OperationProgress`` names its operation. An
+            exception it raises ends that call or wait, with a note naming the
+            operation, which runs on.
         terminate_models_on_close: Terminate the models this client created when it
             closes (default), so that they stop holding training resources; their
             checkpoints stay. ``False`` keeps them all;
@@ -1213,7 +1217,10 @@ class ServiceClient(_ServiceBase):
                 artifact's.
             max_concurrency: Files fetched at once, 1 to 64.
             progress: Called with a ``DownloadProgress`` after every write, from the
-                download's threads (one call at a time; also for the async client). An
+                download's threads, never the caller's (for the async client, not the
+                event loop's: ``loop.call_soon_threadsafe`` hands it what to show), one
+                call at a time for this download; two downloads at once that share one
+                function may call it at the same time, each with its own counts. An
                 exception it raises ends the download, with a note that its files stay.
             timeout: An overall deadline in seconds, from the call: the requests that find
                 the artifact and its descriptor (and its refreshes), the transfers and their

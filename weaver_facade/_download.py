@@ -152,7 +152,9 @@ class Descriptor:
 
 @attrs.frozen(kw_only=True)
 class DownloadProgress:
-    """What a download's ``progress`` callback receives, after every write.
+    """What a download's ``progress`` callback receives, after every write: a new one each
+    time, counting that download alone (it does not name the artifact: give two downloads
+    at once a callback each to tell them apart).
 
     Attributes:
         bytes_done: Bytes on disk so far (resumed prefixes and skipped files included).

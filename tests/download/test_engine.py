@@ -242,6 +242,68 @@ def test_progress_is_called_one_call_at_a_time(
     assert calls[-1].files_done == len(FILES)
 
 
+@pytest.mark.parametrize("shell", ["sync", "async"])
+def test_two_downloads_at_once_report_their_own_counts_from_their_own_threads(
+    storage: StorageServer, tmp_path: Path, shell: str
+) -> None:
+    # The README: `progress` is called from the download's threads, never the caller's
+    # (for the async client, not the event loop's), one call at a time for each download;
+    # two downloads at once that share one function call it, each with its own counts.
+    # The two artifacts differ in their number of files, which tells their calls apart.
+    with StorageServer({"only.bin": os.urandom(300_000)}).running() as other:
+        sources = {len(FILES): Source(storage), 1: Source(other)}
+        inside = {n: threading.Lock() for n in sources}
+        seen: dict[int, list[DownloadProgress]] = {n: [] for n in sources}
+        callers: set[int] = set()
+        reporters: set[int] = set()
+        overlapped: list[DownloadProgress] = []
+
+        def progress(counts: DownloadProgress) -> None:
+            if not inside[counts.files_total].acquire(blocking=False):
+                overlapped.append(counts)
+                return
+            try:
+                reporters.add(threading.get_ident())
+                seen[counts.files_total].append(counts)
+                time.sleep(0.002)  # a call of the same download meanwhile would overlap
+            finally:
+                inside[counts.files_total].release()
+
+        def state(n: int) -> Downloads:
+            return Downloads(sources[n].descriptor(), DownloadSettings(), progress=progress)
+
+        if shell == "sync":
+
+            def one(n: int) -> None:
+                callers.add(threading.get_ident())
+                download_sync(state(n), tmp_path / str(n), refresh=sources[n].refresh)
+
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                list(pool.map(one, sources))
+        else:
+
+            async def both() -> None:
+                callers.add(threading.get_ident())
+                await asyncio.gather(
+                    *(
+                        download_async(state(n), tmp_path / str(n), refresh=sources[n].arefresh)
+                        for n in sources
+                    )
+                )
+
+            asyncio.run(both())
+    assert not overlapped
+    assert reporters
+    assert not reporters & callers
+    for n, source in sources.items():
+        assert_complete(tmp_path / str(n), source.storage.files)
+        total = sum(len(data) for data in source.storage.files.values())
+        assert {counts.bytes_total for counts in seen[n]} == {total}
+        done = [counts.bytes_done for counts in seen[n]]
+        assert done == sorted(done)
+        assert (done[-1], seen[n][-1].files_done) == (total, n)
+
+
 async def test_an_async_download_leaves_its_event_loop_free(
     storage: StorageServer, tmp_path: Path
 ) -> None:

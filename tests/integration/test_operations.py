@@ -7,6 +7,7 @@ long-poll extension.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -215,6 +216,59 @@ async def test_async_handles_timeout_and_reattach(
     assert saved.type is CheckpointType.WEIGHT
     assert await handle == saved
     assert [e.status for e in events if e.operation_id == handle.id][-1] is OperationStatus.DONE
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": SLOW}}])
+def test_on_progress_is_called_in_each_thread_that_waits(make_service: ServiceFactory) -> None:
+    # The README: `on_progress` is called in the thread that starts or waits for the
+    # operation, so a ServiceClient that waits in two threads calls it in both.
+    heard: list[tuple[int, str]] = []
+
+    def note(progress: OperationProgress) -> None:
+        heard.append((threading.get_ident(), progress.operation_id))
+
+    service = make_service(on_progress=note)
+    trainers = [service.create_training_client(BASE_MODEL, seed=1) for _ in range(2)]
+    waited_in: dict[str, int] = {}
+    together = threading.Barrier(len(trainers))
+
+    def save(index: int) -> None:
+        together.wait(timeout=30)
+        handle = trainers[index].save_state(f"thread-{index}", wait=False)
+        waited_in[handle.id] = threading.get_ident()
+        handle.result(timeout=30)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(len(trainers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(set(waited_in.values())) == len(trainers)
+    assert {operation for _, operation in heard} == set(waited_in)
+    assert all(waited_in[operation] == thread for thread, operation in heard)
+
+
+@pytest.mark.parametrize("emulator_config", [{"latency": {"save_checkpoint": SLOW}}])
+async def test_an_async_clients_on_progress_is_called_on_its_event_loop(
+    make_async_service: AsyncServiceFactory,
+) -> None:
+    # The README: an AsyncServiceClient calls `on_progress` on its event loop, also for
+    # operations waited for at once (each change names its operation).
+    heard: list[tuple[asyncio.AbstractEventLoop | None, str]] = []
+
+    def note(progress: OperationProgress) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # not on a thread that runs a loop
+            loop = None
+        heard.append((loop, progress.operation_id))
+
+    service = make_async_service(on_progress=note)
+    trainers = [await service.create_training_client(BASE_MODEL, seed=1) for _ in range(2)]
+    handles = [await t.save_state(f"task-{i}", wait=False) for i, t in enumerate(trainers)]
+    await asyncio.gather(*(handle.result(timeout=30) for handle in handles))
+    assert {operation for _, operation in heard} == {handle.id for handle in handles}
+    assert {loop for loop, _ in heard} == {asyncio.get_running_loop()}
 
 
 # -- live status: a queued operation's `running` arrives before its end ----------------------
