@@ -87,6 +87,30 @@ async def test_the_announced_wait_is_the_time_left_until_the_start(
         assert late["revision"] == early["revision"]
 
 
+async def test_an_announced_wait_of_30_s_or_more_is_left_out(
+    make_app: AppFactory, clock: FakeClock
+) -> None:
+    # The official SDK reads `wait_seconds` as the time already waited: it logs the larger
+    # of it and its own count ("pending for 39s"), for a `queued` operation from 30 s on.
+    # A countdown of 30 s or more would be logged at once as a wait that never happened.
+    client, api = _api(make_app(latency={"forward_backward": 20.0}))
+    async with client:
+        model_id = await api.model()
+        first, second, third = [await api.submit_fb(model_id, batch(i)) for i in range(3)]
+        await _until_status(api, first["id"], "running")
+        near = await api.ok("GET", f"/operations/{second['id']}")
+        far = await api.ok("GET", f"/operations/{third['id']}")
+        assert near["pending_info"]["wait_seconds"] == 20.0
+        assert far["pending_info"]["code"] == "queued"
+        assert "queued behind 2 operations" in far["pending_info"]["message"]
+        assert "wait_seconds" not in far["pending_info"]  # 40 s
+        clock.advance(10.5)
+        closer = await api.ok("GET", f"/operations/{third['id']}")
+        assert closer["pending_info"]["wait_seconds"] == 29.5
+        # Only the estimate came: no change for a long-poll with seen_revision.
+        assert closer["revision"] == far["revision"]
+
+
 async def test_posts_answer_at_once_while_work_is_slow(make_app: AppFactory) -> None:
     client, api = _api(make_app(latency={"forward_backward": 30, "save_checkpoint": 30}))
     async with client:

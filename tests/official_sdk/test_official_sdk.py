@@ -8,7 +8,8 @@ checkpoints saved by either resume in the other to the same losses, bit for bit,
 and both download the same artifact bytes. The SDK's ``forward()`` scores as a
 forward-backward pass and leaves no gradient; its optional ``performance_tier``
 and request ``metadata`` are accepted; its ``http-binary`` tensor transport, not
-served, is refused by name. The SDK also runs its own CLI.
+served, is refused by name; a step queued behind long work is not logged as a wait
+that never happened. The SDK also runs its own CLI.
 """
 
 from __future__ import annotations
@@ -293,3 +294,59 @@ def test_the_sdks_http_binary_transport_is_refused_by_name(
     assert (error["status"], error["code"]) == (400, "invalid_request")
     assert "multipart/form-data" in error["message"]
     assert "http-binary" in error["message"]
+
+
+LONG_QUEUE = """
+import json, logging, threading
+from weaver import ServiceClient
+from weaver.types import Datum, LoraConfig, ModelInput, TensorData
+
+logged = []
+handler = logging.Handler()
+handler.emit = lambda record: logged.append(record.getMessage())
+logging.getLogger("weaver").addHandler(handler)
+with ServiceClient() as service:
+    trainer = service.create_model(base_model="weaver-tiny", lora_config=LoraConfig(rank=8))
+    row = Datum(
+        model_input=ModelInput.from_ints([1, 2, 3]),
+        loss_fn_inputs={
+            "target_tokens": TensorData(data=[2, 3, 4], dtype="int64"),
+            "weights": TensorData(data=[1.0, 1.0, 1.0], dtype="float32"),
+        },
+    )
+    last = [trainer.forward_backward([row], "cross_entropy", wait=False) for _ in range(3)][-1]
+    pending = last.refresh()["pending_info"]
+
+    def wait():
+        try:
+            last.wait()
+        except Exception:
+            pass  # the close terminates the model, which fails the steps still queued
+
+    # wait() reports a pending operation before its first poll, then polls on.
+    waiting = threading.Thread(target=wait, daemon=True)
+    waiting.start()
+    waiting.join(2.0)
+    print(json.dumps({"pending_info": pending, "logged": logged}))
+"""
+
+
+def test_the_sdk_logs_no_wait_that_has_not_happened(sdk_python: Path) -> None:
+    # The SDK reads `pending_info.wait_seconds` as the time already waited, and logs a
+    # `queued` operation from 30 s on: a step queued behind 40 s of work, just submitted,
+    # must not be logged as pending for 39 s.
+    with run_emulator(
+        api_keys=(KEY,), extensions="none", latency={"forward_backward": 20.0}
+    ) as server:
+        done = subprocess.run(
+            [str(sdk_python), "-c", LONG_QUEUE],
+            env={**os.environ, "WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-4000:]
+    seen = json.loads(done.stdout)
+    assert seen["pending_info"]["code"] == "queued"
+    assert "queued behind 2 operations" in seen["pending_info"]["message"]
+    assert seen["logged"] == []

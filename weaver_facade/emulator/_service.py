@@ -63,6 +63,11 @@ _INTERRUPTED = (
 _SHUTDOWN = (
     f"the server is shutting down; the model's in-memory training state is lost with it: {_RELOAD}"
 )
+# The wire leaves `pending_info.wait_seconds` open. The emulator's is the time left until
+# the start; the official SDK reads the time already waited, logs the larger of it and its
+# own count, and a `queued` operation only from 30 s on. An estimate under that it never
+# shows; a longer one it would log at once as a wait that never happened: left out.
+_SDK_QUIET_SECONDS = 30.0
 
 
 _dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -463,11 +468,14 @@ class Emulator:
             # warning: overlapping a script's own steps would warn on every one.
             if ahead:
                 behind = counted(ahead, "operation")
-                out["pending_info"] = {
+                info: dict[str, Any] = {
                     "code": "queued",
                     "message": f"queued behind {behind} of model {row['model_id']}",
-                    "wait_seconds": round(seconds, 3),
                 }
+                estimate = round(seconds, 3)
+                if estimate < _SDK_QUIET_SECONDS:
+                    info["wait_seconds"] = estimate
+                out["pending_info"] = info
         if row["status"] in ("pending", "running") and row["kind"] in EXPORT_KINDS:
             progress = self.artifacts.progress(row["id"]) or {"shards_done": 0, "bytes_done": 0}
             out["metadata"] = {"conversion_progress": progress}
