@@ -28,7 +28,7 @@ import pytest
 from tests.emulator.training_support import reference_loss
 from tests.support.emulator import datum
 from weaver_facade import AdamParams, Datum, ServiceClient, TrainingClient
-from weaver_facade.emulator import RunningEmulator, run_emulator
+from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 from weaver_facade.emulator._base_models import base_weights
 
 pytestmark = pytest.mark.slow
@@ -350,3 +350,52 @@ def test_the_sdk_logs_no_wait_that_has_not_happened(sdk_python: Path) -> None:
     assert seen["pending_info"]["code"] == "queued"
     assert "queued behind 2 operations" in seen["pending_info"]["message"]
     assert seen["logged"] == []
+
+
+RESENT_SAVES = """
+import json
+from weaver import ServiceClient, WeaverAPIError
+from weaver.types import LoraConfig
+
+calls = []
+with ServiceClient() as service:
+    trainer = service.create_model(base_model="weaver-tiny", lora_config=LoraConfig(rank=8))
+    for name in [None] * 4 + [f"named-{i}" for i in range(4)]:
+        try:
+            calls.append({"name": name, "saved": trainer.save_state(name=name).name})
+        except WeaverAPIError as exc:
+            calls.append({"name": name, "error": [exc.status_code, exc.code]})
+    listed = [c.name for c in trainer.list_checkpoints()]
+print(json.dumps({"calls": calls, "listed": listed}))
+"""
+
+
+def test_the_sdks_resent_save_is_saved_again_as_on_the_real_service(sdk_python: Path) -> None:
+    # The SDK re-sends a save whose reply was lost, with no Idempotency-Key (which the
+    # emulator honours) and no seq_id (saves have none): nothing on the wire tells the
+    # second attempt from a new save, so an unnamed one is saved again, and a named one
+    # meets its own checkpoint as a 409, as the README's comparison with the SDK says.
+    lost = FaultRule("drop", 0.5, "after", "POST", "/api/v1/models/{model_id}/checkpoints")
+    with run_emulator(
+        api_keys=(KEY,), extensions="none", faults=FaultConfig(rules=(lost,), seed=3)
+    ) as server:
+        done = subprocess.run(
+            [str(sdk_python), "-c", RESENT_SAVES],
+            env={**os.environ, "WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-4000:]
+    seen = json.loads(done.stdout)
+    unnamed = [c for c in seen["calls"] if c["name"] is None]
+    named = [c for c in seen["calls"] if c["name"] is not None]
+    assert all("saved" in c for c in unnamed)
+    # Each name once, however many attempts reached the server; the rest are unnamed.
+    assert sorted(n for n in seen["listed"] if n.startswith("named-")) == [c["name"] for c in named]
+    extra = len(seen["listed"]) - len(named) - len(unnamed)
+    assert extra > 0, "an unnamed save re-sent made a checkpoint of its own"
+    assert {c["saved"] for c in unnamed} <= set(seen["listed"])
+    refused = [c for c in named if "error" in c]
+    assert refused, "a named save re-sent met its own checkpoint"
+    assert all(c["error"] == [409, "checkpoint_exists"] for c in refused)
