@@ -82,11 +82,12 @@ import logging
 import math
 import os
 import secrets
+import sys
 import urllib.parse
 import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 from xml.etree import ElementTree
 
 import httpx
@@ -129,6 +130,8 @@ _ASKED_BY = pytest.StashKey[set[object]]()
 # of reports: those of --weaver-base-url from pytest_configure on, the emulator's once it
 # starts.
 _SECRETS = pytest.StashKey[list[str]]()
+# Puts back the sys.stderr that _HidingStream stands for.
+_UNHIDE_STDERR = pytest.StashKey[Callable[[], None]]()
 _SHORTEST_HIDDEN = 4
 
 
@@ -428,21 +431,65 @@ class _HidingOutsideReports:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """The reason of ``pytest.exit()``, which ends the run without a report of the test,
         in the line that closes the run."""
-        exit_ = excinfo.value
-        secrets = self._config.stash.get(_SECRETS, [])
-        if isinstance(exit_, pytest.exit.Exception) and secrets:
-            exit_.msg = _without(exit_.msg, secrets)
-            exit_.args = (exit_.msg,)  # what the line shows, the exception's str()
+        _hide_in_exit(excinfo.value, self._config.stash.get(_SECRETS, []))
+
+
+def _hide_in_exit(exc: BaseException, secrets: list[str]) -> None:
+    """The reason of a ``pytest.exit()``, its secrets as ``***``."""
+    if isinstance(exc, pytest.exit.Exception) and secrets:
+        exc.msg = _without(exc.msg, secrets)
+        exc.args = (exc.msg,)  # what pytest's lines show, the exception's str()
+
+
+class _HidingStream:
+    """``sys.stderr``, the secrets of what is written to it as ``***``: from the plugin's
+    ``pytest_configure`` until ``pytest_sessionstart`` has run, pytest writes the reason of a
+    ``pytest.exit()`` there itself, before any hook that could change it (pluggy takes no
+    wrapper of ``pytest_configure``, a historic hook)."""
+
+    def __init__(self, stream: TextIO, secrets: list[str]) -> None:
+        self._stream = stream
+        self._secrets = secrets
+
+    def write(self, text: str) -> int:
+        return self._stream.write(_without(text, self._secrets))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _hide_in_stderr(config: pytest.Config) -> None:
+    """Have ``sys.stderr`` hide the secrets until ``pytest_sessionstart`` has run, or until
+    the end of the run that a ``pytest.exit()`` ended before."""
+    hiding = _HidingStream(sys.stderr, config.stash[_SECRETS])
+    sys.stderr = cast(TextIO, hiding)
+
+    def unhide() -> None:
+        if sys.stderr is hiding:  # not if another has been put in its place since
+            sys.stderr = hiding._stream
+
+    config.stash[_UNHIDE_STDERR] = unhide
+    config.add_cleanup(unhide)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
     """Take the key and the URL's user info out of the JUnit XML that pytest has just
     written: a test writes some of it itself (``record_xml_attribute``,
-    ``record_testsuite_property``), and a CI job keeps the file."""
-    yield
+    ``record_testsuite_property``), and a CI job keeps the file. And the reason of a
+    ``pytest.exit()`` of that hook, which pytest writes to stderr itself."""
     secrets = session.config.stash.get(_SECRETS, [])
-    path = _junit_xml_of(session.config)
+    try:
+        yield
+    except pytest.exit.Exception as exc:
+        _hide_in_exit(exc, secrets)
+        raise
+    finally:
+        _hide_in_junit_xml(session.config, secrets)
+
+
+def _hide_in_junit_xml(config: pytest.Config, secrets: list[str]) -> None:
+    path = _junit_xml_of(config)
     if not secrets or path is None or not os.path.isfile(path):
         return
     # In the values alone, as parsed: a secret may be a word of the markup too ("test",
@@ -478,15 +525,19 @@ def _junit_xml_of(config: pytest.Config) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> Generator[None, None, None]:
     """Have pytest's live logging (``log_cli``) and ``--log-file`` write the records with the
     key and the URL's user info as ``***``: pytest prints and writes them as they come, not
-    from a report. A test's own ``caplog`` still gets them whole."""
+    from a report. A test's own ``caplog`` still gets them whole. Then stop hiding them in
+    stderr (``_HidingStream``)."""
     plugin = session.config.pluginmanager.get_plugin("logging-plugin")
     for name in ("log_cli_handler", "log_file_handler"):
         handler = getattr(plugin, name, None)
         if isinstance(handler, logging.Handler) and handler.formatter is not None:
             handler.setFormatter(_HidingFormatter(handler.formatter, session.config))
+    yield
+    session.config.stash.get(_UNHIDE_STDERR, lambda: None)()
 
 
 class _HidingFormatter(logging.Formatter):
@@ -544,6 +595,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before the others, for _HidingStream
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse ``--weaver-extensions`` with ``--weaver-base-url``, and ``--weaver-api-key``
     or ``--weaver-setup-timeout`` without it: each would be ignored. And a
@@ -604,6 +656,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--weaver-base-url" + words) from None
         # Known now: hidden also in the ids of tests and in a module's import.
         config.stash[_SECRETS] = _secrets_of(key, str(base_url))
+        if config.stash[_SECRETS]:
+            _hide_in_stderr(config)
         user_info = _user_info(str(base_url))
         found = {named: key, "the user info of --weaver-base-url": user_info}
         if len(user_info) >= _SHORTEST_HIDDEN:  # else that is warned of

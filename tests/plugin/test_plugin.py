@@ -895,7 +895,7 @@ def run_hiding(pytester: pytest.Pytester, url: str, *flags: str) -> pytest.RunRe
     """The tests run against ``url`` with the key as an option: neither it nor the URL's
     password shows anywhere in what pytest prints."""
     result = run(pytester, "--weaver-base-url", url, "--weaver-api-key", "external-key-7", *flags)
-    output = result.stdout.str()
+    output = result.stdout.str() + result.stderr.str()
     assert "external-key-7" not in output
     assert "pw-77" not in output
     return result
@@ -1189,6 +1189,58 @@ def test_the_reason_of_pytest_exit_hides_the_key_too(
     # The reason is still shown, the secrets as ***.
     result.stdout.fnmatch_lines(["*Exit: stop: rejected *** at http://***@127.0.0.1:*"])
     assert "external-key-7" not in xml.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("hook", "given"),
+    [
+        ("pytest_configure", "config"),
+        ("pytest_sessionstart", "session"),
+        ("pytest_sessionfinish", "session"),
+    ],
+)
+def test_the_reason_of_pytest_exit_in_a_session_hook_hides_the_key_too(
+    pytester: pytest.Pytester, secret_url: str, hook: str, given: str
+) -> None:
+    # pytest writes the reason of a pytest.exit() in these hooks (a conftest.py that checks
+    # the server before any test) to stderr itself, before any hook of the plugin sees it:
+    # it showed the key and the password.
+    config = "session.config" if given == "session" else "config"
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        def {hook}({given}):
+            option = {config}.getoption
+            key, url = option("--weaver-api-key"), option("--weaver-base-url")
+            pytest.exit(f"refused {{key}} at {{url}}")
+        """
+    )
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = run_hiding(pytester, secret_url)
+    # The reason is still shown, the secrets as ***.
+    result.stderr.fnmatch_lines(["Exit: refused *** at http://***@127.0.0.1:*"])
+
+
+def test_pytest_exit_in_a_tryfirst_configure_of_a_conftest_shows_the_key_as_the_readme_says(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # It runs before the plugin's own pytest_configure, which learns the key: the README
+    # says so, and this holds that sentence to the truth.
+    said = "for a `pytest_configure` marked `tryfirst` that pytest registers after the plugin"
+    assert said in " ".join(README.read_text().split())
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_configure(config):
+            pytest.exit(f"refused {config.getoption('--weaver-api-key')}")
+        """
+    )
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = run(pytester, "--weaver-base-url", secret_url, "--weaver-api-key", "external-key-7")
+    result.stderr.fnmatch_lines(["Exit: refused external-key-7"])
 
 
 def test_a_warning_in_the_summary_hides_the_key_too(
@@ -1978,8 +2030,11 @@ def test_output_printed_as_it_comes_shows_the_key_as_the_readme_says(
     assert said in " ".join(README.read_text().split())
     pytester.makepyfile(
         """
+        import sys
+
         def test_prints(weaver_server, capsys):
             print("printed", str(weaver_server.api_key))
+            print("to stderr", str(weaver_server.api_key), file=sys.stderr)
             with capsys.disabled():
                 print("disabled", str(weaver_server.api_key))
         """
@@ -1989,6 +2044,7 @@ def test_output_printed_as_it_comes_shows_the_key_as_the_readme_says(
     result.assert_outcomes(passed=1)
     for line in ("*printed external-key-7*", "*disabled external-key-7*"):
         result.stdout.fnmatch_lines([line])
+    result.stderr.fnmatch_lines(["*to stderr external-key-7*"])
     # Captured, it is hidden; only capsys.disabled() prints it as it comes.
     captured = run(pytester, *args, "-rA")
     for line in ("*disabled external-key-7*", "printed ***"):
