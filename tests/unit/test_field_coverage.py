@@ -391,6 +391,19 @@ def test_a_moved_error_codes_class_is_named_with_the_status_it_stands_for() -> N
         assert _errors.error_class(other, code) is not cls
 
 
+def test_an_error_code_moved_to_a_status_without_a_class_is_named() -> None:
+    # Moved to 410, which `_BY_STATUS` has no class for, `model_terminated` passed: a 410
+    # with that code is still raised as ModelTerminatedError (APIError, the class of such a
+    # status, takes any code's), which stands for a 409 the spec no longer says.
+    codes = dict(limits.ERROR_ERROR_CODES)
+    assert _errors.error_class(410, None) is APIError
+    for code, cls in _errors._BY_CODE.items():
+        assert _errors.error_class(410, code) is cls
+        assert regen.uncovered_codes({**codes, code: 410}) == [
+            f"error code {code!r}: the spec's status is 410, not {cls.__name__}'s {codes[code]}"
+        ]
+
+
 @contextlib.contextmanager
 def _trial(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Iterator[ModuleType]:
     """The package regenerated from the spec as ``edit`` changes it, in a temporary
