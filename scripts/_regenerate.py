@@ -1150,7 +1150,8 @@ def _sent(tree: Any) -> Iterator[tuple[str, str, set[str] | None, int, Any]]:
             and isinstance(first.value, ast.Name)
         ):
             model = None
-            if isinstance(func, ast.Name) and func.id == "_call":  # given by place or name
+            # `_call`, or `calls._call` from another module; its model by place or name
+            if getattr(func, "id", getattr(func, "attr", None)) == "_call":
                 given_as = [*node.args[1:2], *(k.value for k in node.keywords if k.arg == "model")]
                 model = given_as[0] if given_as else None
             yield "call", first.value.id, given, first.lineno, model
@@ -1272,10 +1273,11 @@ NOT_CALLED = {
 
 class Called(NamedTuple):
     """A route the core calls: where it imports the route's module (``FILE:LINE``), and
-    each place it calls it with the schema the core reads its 2xx reply as (``read_as``)."""
+    each place it calls it: with the schema the core reads its 2xx reply as (``read_as``),
+    and the source of its ``Call.model`` (``None``: not through ``_calls._call``)."""
 
     imported: str
-    reads: list[tuple[str, str | None]]
+    reads: list[tuple[str, str | None, str | None]]
 
 
 def called_routes() -> dict[str, Called]:
@@ -1283,48 +1285,95 @@ def called_routes() -> dict[str, Called]:
     call, by operationId, read from its source: so also where the facade no longer imports."""
     import ast
 
+    trees = {
+        path.stem: ast.parse(path.read_text("utf-8"))
+        for path in sorted((ROOT / "weaver_facade").glob("_*.py"))
+        if path.name != "__init__.py"
+    }
+    replies = reply_types(trees)
     called: dict[str, Called] = {}
-    for path in sorted((ROOT / "weaver_facade").glob("_*.py")):
-        if path.name == "__init__.py":
-            continue
-        tree = ast.parse(path.read_text("utf-8"))
+    for stem, tree in trees.items():
         aliases = {
-            alias.asname: (alias.name, f"weaver_facade/{path.name}:{node.lineno}")
+            alias.asname: (alias.name, f"weaver_facade/{stem}.py:{node.lineno}")
             for node in ast.walk(tree)
             if isinstance(node, ast.Import)
             for alias in node.names
             if alias.asname and alias.name.startswith("weaver_client.api.")
         }
-        # The module's reply types that name their schema (``_wire.MaybeResource``'s).
-        resources = {
-            node.name: stmt.value.value
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ClassDef)
-            for stmt in node.body
-            # ``RESOURCE = "Model"``, or annotated: ``RESOURCE: ClassVar[str] = "Model"``
-            if isinstance(stmt, ast.Assign | ast.AnnAssign)
-            and [
-                ast.unparse(target)
-                for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
-            ]
-            == ["RESOURCE"]
-            and isinstance(stmt.value, ast.Constant)
-            and isinstance(stmt.value.value, str)
-        }
         for kind, name, _, line, model in _sent(tree):
             if kind == "call" and name in aliases:
                 module, where = aliases[name]
                 route = called.setdefault(module.rpartition(".")[2], Called(where, []))
-                read = (f"weaver_facade/{path.name}:{line}", read_as(model, resources))
-                route.reads.append(read)
+                given = None if model is None else ast.unparse(model)
+                read = read_as(model, replies[stem])
+                route.reads.append((f"weaver_facade/{stem}.py:{line}", read, given))
     return called
+
+
+def reply_types(trees: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The schema each reply type of the core names (a ``_wire.MaybeResource``'s
+    ``RESOURCE``), by the source that names the type in each module of ``trees`` (by
+    name): where it is defined, or imported (``Reply``, ``Mine``), or as an attribute of
+    a core module it imports (``_wire.Reply``)."""
+    import ast
+
+    scopes: dict[str, dict[str, str]] = {}
+    # (module, name, local name) of each `from ._wire import Reply as Mine`; the module is
+    # None for `from . import _wire`, whose name is the module.
+    imports: dict[str, list[tuple[str | None, str, str]]] = {}
+    for stem, tree in trees.items():
+        scopes[stem], imports[stem] = {}, []
+        for node in ast.walk(tree):  # once: the core is long
+            if isinstance(node, ast.ClassDef):
+                # ``RESOURCE = "Model"``, or annotated: ``RESOURCE: ClassVar[str] = "Model"``
+                scopes[stem].update(
+                    (node.name, stmt.value.value)
+                    for stmt in node.body
+                    if isinstance(stmt, ast.Assign | ast.AnnAssign)
+                    and [
+                        ast.unparse(target)
+                        for target in (
+                            stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                        )
+                    ]
+                    == ["RESOURCE"]
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                )
+            elif isinstance(node, ast.ImportFrom) and (
+                node.level == 1 or (node.module or "").partition(".")[0] == "weaver_facade"
+            ):
+                module = node.module
+                module = None if module in (None, "weaver_facade") else module.rpartition(".")[2]
+                imports[stem].extend((module, a.name, a.asname or a.name) for a in node.names)
+    grown = True
+    while grown:  # a type imported from a module that imports it in turn
+        grown = False
+        for stem, names in imports.items():
+            for module, name, local in names:
+                found = scopes.get(module or "", {}).get(name)
+                if found is not None and local not in scopes[stem]:
+                    scopes[stem][local] = found
+                    grown = True
+    return {  # and each type of a module imported whole, by its attribute (`_wire.Reply`)
+        stem: {
+            **scopes[stem],
+            **{
+                f"{local}.{type_}": resource
+                for module, name, local in names
+                if module is None
+                for type_, resource in scopes.get(name, {}).items()
+            },
+        }
+        for stem, names in imports.items()
+    }
 
 
 def read_as(model: Any, resources: Mapping[str, str]) -> str | None:
     """The schema a ``Call.model`` expression reads a 2xx reply as, in the words of
     ``success_replies``: ``Model`` (``wire.Model``), ``anything`` (``NoBody``, whose body is
-    not read), ``Model or anything`` (a ``MaybeResource`` whose ``RESOURCE`` is Model: any
-    other reply is done all the same); ``None`` when it cannot tell."""
+    not read), ``Model or anything`` (a reply type whose ``RESOURCE`` is Model, named as
+    in ``resources``: any other reply is done all the same); ``None`` when it cannot tell."""
     import ast
 
     if (
@@ -1335,8 +1384,8 @@ def read_as(model: Any, resources: Mapping[str, str]) -> str | None:
         return model.attr
     if isinstance(model, ast.Name) and model.id == "NoBody":
         return "anything"
-    if isinstance(model, ast.Name) and model.id in resources:
-        return f"{resources[model.id]} or anything"
+    if model is not None and ast.unparse(model) in resources:
+        return f"{resources[ast.unparse(model)]} or anything"
     return None
 
 
@@ -1487,11 +1536,17 @@ def misread_replies(document: Mapping[str, Any] | None = None) -> list[str]:
         said = _and([f"{status} {schema}" for status, schema in replies.items()]) or "none"
         its = f"its success {'reply is' if len(replies) == 1 else 'replies are'} {said}"
         named = f"{operation_id}: " if operation_id else ""
-        for where, read in called[name].reads:
-            if read is None:
+        for where, read, given in called[name].reads:
+            if given is None:
                 problems.append(
                     f"{key} ({named}called at {where}, but not through `_calls._call`, whose "
                     "second argument is the schema the coverage reads its reply as)"
+                )
+            elif read is None:
+                problems.append(
+                    f"{key} ({named}called through `_calls._call` at {where}, but its second "
+                    f"argument, `{given}`, names no schema the coverage can read: `wire.Model`, "
+                    "`NoBody`, or a reply type of the core with its `RESOURCE`)"
                 )
             elif not _read_fits(read, schemas):
                 problems.append(f"{key} ({named}{its}, but the core reads it as {read} at {where})")
@@ -1742,7 +1797,7 @@ def _kind(problem: str) -> str:
         return "dropped"
     if "which the facade reads as one)" in problem or "READ_BY_SHAPE of " in problem:
         return "replies"
-    if ", but the core reads it as " in problem or "but not through `_calls._call`" in problem:
+    if ", but the core reads it as " in problem or "through `_calls._call`" in problem:
         return "read"
     if re.search(r"a route the facade does not call\)|\(in NOT_CALLED of ", problem):
         return "route"

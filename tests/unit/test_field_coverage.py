@@ -1267,6 +1267,74 @@ def test_a_reply_read_as_the_spec_says_is_told_however_the_source_writes_it(
     ]
 
 
+def test_a_reply_type_of_another_core_module_is_read_as_its_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A `MaybeResource` reply type moved out of the module that calls `_call` (into _wire.py,
+    # beside its base) was read as no schema: its call was listed as "not through
+    # `_calls._call`", which it was, and what it reads went unchecked.
+    document = openapi()
+    new, ref = _new_schema(document)
+    modules = ("terminate_model", "delete_checkpoint", "set_checkpoint_ttl", "get_model")
+    for module in modules:
+        _swapped(document, module, {"anyOf": [ref, {"description": "Other."}]})
+    core = tmp_path / "weaver_facade"
+    core.mkdir()
+    (core / "_replies.py").write_text(
+        f"class Reply(MaybeResource):\n    RESOURCE = {new!r}\n", encoding="utf-8"
+    )
+    # Imported on, under another name, and as an attribute of its module (or of another's).
+    (core / "_again.py").write_text("from ._replies import Reply\n", encoding="utf-8")
+    lines = [
+        "import weaver_client.api.checkpoints.delete_checkpoint as _delete_checkpoint",
+        "import weaver_client.api.checkpoints.set_checkpoint_ttl as _set_checkpoint_ttl",
+        "import weaver_client.api.models.get_model as _get_model",
+        "import weaver_client.api.models.terminate_model as _terminate_model",
+        "from . import _again as again, _replies",
+        "from ._again import Reply as Mine",
+        "_call(_terminate_model._get_kwargs, Mine, 'm')",
+        "_call(_delete_checkpoint._get_kwargs, _replies.Reply, 'c')",
+        "_call(_set_checkpoint_ttl._get_kwargs, again.Reply, 'm')",
+        "calls._call(_get_model._get_kwargs, Mine, 'm')",
+    ]
+    (core / "_core.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(regen, "ROOT", tmp_path)
+    assert regen.misread_replies(document) == []
+    # And read as its `RESOURCE`: the spec's reply swapped again, each call is listed.
+    other = _absent_name({**document["components"]["schemas"], new: {}})
+    document["components"]["schemas"][other] = {"type": "object", "properties": {}}
+    keys = [_swapped(document, m, {"$ref": f"#/components/schemas/{other}"}) for m in modules]
+    assert sorted(regen.misread_replies(document)) == sorted(
+        f"{key} ({module}: its success reply is 200 {other}, but the core reads it as {new} "
+        f"or anything at weaver_facade/_core.py:{line})"
+        for line, (key, module) in enumerate(zip(keys, modules, strict=True), start=7)
+    )
+
+
+def test_a_call_through_call_of_a_model_the_source_does_not_tell_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A `_call` whose second argument names no schema (a variable) was said to be "not
+    # through `_calls._call`", which sent the maintainer looking for another function.
+    document = openapi()
+    key, _ = _route_of(document, "get_model")
+    core = tmp_path / "weaver_facade"
+    core.mkdir()
+    lines = [
+        "import weaver_client.api.models.get_model as _get_model",
+        "_call(_get_model._get_kwargs, model, 'm')",
+    ]
+    (core / "_core.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(regen, "ROOT", tmp_path)
+    listed = regen.misread_replies(document)
+    assert listed == [
+        f"{key} (get_model: called through `_calls._call` at weaver_facade/_core.py:2, but its "
+        "second argument, `model`, names no schema the coverage can read: `wire.Model`, "
+        "`NoBody`, or a reply type of the core with its `RESOURCE`)"
+    ]
+    assert regen._kind(listed[0]) == "read"
+
+
 # A reply's schema that may also be null, as OpenAPI 3.1 writes it and as 3.0 did.
 NULLABLE: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "anyOf": lambda ref: {"anyOf": [ref, {"type": "null"}]},
