@@ -1414,17 +1414,15 @@ def uncalled_routes(document: Mapping[str, Any] | None = None) -> list[str]:
     return problems + _not_in_spec("NOT_CALLED", NOT_CALLED, in_spec)
 
 
-# Routes the facade calls whose success replies are of more than one schema: the schemas it
-# tells apart, and how (the rest it reads as the one schema of their 2xx replies).
+# Routes the facade calls whose success replies are of more than one schema: the schema of
+# each status it tells apart, and how (the rest it reads as the one schema of their 2xx replies).
+_BY_KIND = (
+    "`_calls.ExportReply` tells the Artifact from the Operation by `kind`, and one whose "
+    "`kind` says neither by its status (200: the Artifact's)"
+)
 READ_BY_SHAPE = {
-    "export_checkpoint": (
-        ("Artifact", "Operation"),
-        "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
-    ),
-    "export_model_weights": (
-        ("Artifact", "Operation"),
-        "`_calls.ExportReply` tells the Artifact from the Operation by `kind`",
-    ),
+    "export_checkpoint": ({"200": "Artifact", "202": "Operation"}, _BY_KIND),
+    "export_model_weights": ({"200": "Artifact", "202": "Operation"}, _BY_KIND),
 }
 
 
@@ -1482,10 +1480,10 @@ def _or_null(words: list[str]) -> str:
 def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
     """``METHOD /path (operationId: its success replies are ...)`` for each route the facade
     calls whose 2xx replies are not all of one schema (or all without a body), unless
-    ``READ_BY_SHAPE`` says how it tells exactly those schemas apart: the facade reads each
-    of a route's success replies as one schema, and the generated parser, which a new one
-    goes to, passes mypy (``_calls.Call.model``). Also each ``READ_BY_SHAPE`` entry whose
-    route the spec does not have, or gives one schema."""
+    ``READ_BY_SHAPE`` says how it tells exactly those schemas, at those statuses, apart: the
+    facade reads each of a route's success replies as one schema, and the generated parser,
+    which a new one goes to, passes mypy (``_calls.Call.model``). Also each ``READ_BY_SHAPE``
+    entry whose route the spec does not have, or gives one schema, or other replies."""
     document = load_document(SPEC) if document is None else document
     called = called_routes()
     problems = []
@@ -1501,15 +1499,16 @@ def mixed_replies(document: Mapping[str, Any] | None = None) -> list[str]:
         named = f"{operation_id}: " if operation_id else ""
         if name in READ_BY_SHAPE:
             told = READ_BY_SHAPE[name][0]
+            told_said = _and([f"{status} {schema}" for status, schema in told.items()])
             if len(schemas) <= 1:
+                has = f"its success replies are {said} alone" if said else "it has no success reply"
                 problems.append(
-                    f"{key} ({named}in READ_BY_SHAPE of scripts/_regenerate.py, but its "
-                    f"success replies are {said} alone)"
+                    f"{key} ({named}in READ_BY_SHAPE of scripts/_regenerate.py, but {has})"
                 )
-            elif schemas != set(told):
+            elif replies != told:  # a schema at another status too: its reply type may ask it
                 problems.append(
                     f"{key} ({named}its success replies are {said}, but READ_BY_SHAPE of "
-                    f"scripts/_regenerate.py tells {_and(list(told))} apart)"
+                    f"scripts/_regenerate.py tells {told_said} apart)"
                 )
         elif len(schemas) > 1:
             problems.append(
@@ -1772,9 +1771,10 @@ ADVICE = {
     "the route back in openapi.yaml",
     "replies": "a route whose success replies are of more than one schema needs a reply "
     "type in weaver_facade/_calls.py that tells them apart (as `ExportReply` does), and its "
-    "reason in `READ_BY_SHAPE` of scripts/_regenerate.py, with the schemas it tells apart; "
-    "or the spec gives them one schema; an entry there follows its route (renamed, its "
-    "schemas changed, or removed with the reply type when one schema is left)",
+    "reason in `READ_BY_SHAPE` of scripts/_regenerate.py, with the schema of each status it "
+    "tells apart; or the spec gives them one schema; an entry there follows its route "
+    "(renamed, its schemas or their statuses changed, which its reply type follows too, or "
+    "removed with the reply type when one schema is left)",
     "read": "the core reads a route's success reply as its `Call.model`, the second "
     "argument of `_call` in weaver_facade/_calls.py (the line named): make it the spec's "
     "schema there, and what reads the result follows (`mypy --strict` names each place), or "

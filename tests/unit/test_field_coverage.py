@@ -28,7 +28,7 @@ from tests.support.facade_values import CONVERTERS, OP
 from tests.support.openapi import openapi
 from tests.support.spec_values import OF_TYPE, SCHEMAS, every_field, flipped, types
 from weaver_facade import APIError, Checkpoint, ResponseValidationError, _errors
-from weaver_facade._calls import UNSENT
+from weaver_facade._calls import UNSENT, ExportReply
 from weaver_facade._checkpoints import checkpoint_from_wire
 from weaver_facade._retry import PARSE_ERRORS
 from weaver_facade._schema import unpromised
@@ -1084,7 +1084,7 @@ def test_a_read_by_shape_entry_the_spec_does_not_have_is_named(
     # An entry left behind by a route the spec dropped or renamed said nothing: the next
     # route of that name would be read by a shape no one checked.
     stale = _absent_name(regen.READ_BY_SHAPE)
-    entry = (("Artifact", "Operation"), "gone")
+    entry = ({"200": "Artifact", "202": "Operation"}, "gone")
     monkeypatch.setattr(regen, "READ_BY_SHAPE", {**regen.READ_BY_SHAPE, stale: entry})
     listed = regen.mixed_replies()
     assert listed == [
@@ -1119,10 +1119,38 @@ def test_a_read_by_shape_route_given_another_reply_schema_is_named() -> None:
     listed = regen.mixed_replies(document)
     assert listed == [
         f"{key} (export_checkpoint: its success replies are 200 Artifact, 201 Checkpoint and "
-        "202 Operation, but READ_BY_SHAPE of scripts/_regenerate.py tells Artifact and "
-        "Operation apart)"
+        "202 Operation, but READ_BY_SHAPE of scripts/_regenerate.py tells 200 Artifact and "
+        "202 Operation apart)"
     ]
     assert regen._kind(listed[0]) == "replies"
+
+
+def test_a_read_by_shape_route_whose_schemas_change_status_is_named() -> None:
+    # The export's Artifact moved from 200 to 201, or swapped with the Operation's 202,
+    # passed: its schemas were still the two its entry names, but `ExportReply` tells a reply
+    # whose `kind` says neither by its status, 200 the Artifact's.
+    assert ExportReply.schema_of({}, 200) == "Artifact"
+    assert ExportReply.schema_of({}, 201) == "Operation"
+    told = "but READ_BY_SHAPE of scripts/_regenerate.py tells 200 Artifact and 202 Operation apart"
+    document = openapi()
+    key, export = _route_of(document, "export_checkpoint")
+    export["responses"]["201"] = export["responses"].pop("200")
+    listed = regen.mixed_replies(document)
+    assert listed == [
+        f"{key} (export_checkpoint: its success replies are 201 Artifact and 202 Operation, {told})"
+    ]
+    assert regen._kind(listed[0]) == "replies"
+    responses = export["responses"]
+    responses["200"], responses["202"] = responses.pop("202"), responses.pop("201")
+    assert regen.mixed_replies(document) == [
+        f"{key} (export_checkpoint: its success replies are 200 Operation and 202 Artifact, {told})"
+    ]
+    # Left without a success reply, it says so in words.
+    del responses["200"], responses["202"]
+    assert regen.mixed_replies(document) == [
+        f"{key} (export_checkpoint: in READ_BY_SHAPE of scripts/_regenerate.py, but it has no "
+        "success reply)"
+    ]
 
 
 def test_every_called_route_is_read_as_its_spec_reply() -> None:
