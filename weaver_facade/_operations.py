@@ -340,9 +340,9 @@ class PollSettings:
         backoff_ratio: Without long-poll, a sleep is at most this fraction of the
             time waited so far (but at least ``min_interval``, and while pending at
             least until the end of the queue the server announced in
-            ``pending_info.wait_seconds``, up to ``max_backoff``: an estimate may be
-            pessimistic), so the end of an operation is seen at most this fraction of
-            its duration late.
+            ``pending_info.wait_seconds`` once it counts down, up to ``max_backoff``:
+            an estimate may be pessimistic), so the end of an operation is seen at most
+            this fraction of its duration late.
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
@@ -423,7 +423,7 @@ class PollPolicy:
         *,
         key: tuple[str | None, str | None] | None = None,
         origin: float | None = None,
-        queued: float = 0.0,
+        queued: float | None = None,
     ) -> Poller:
         """A poller for one wait of ``timeout`` seconds (default ``settings.timeout``).
 
@@ -431,8 +431,8 @@ class PollPolicy:
             key: The operation's (model id, kind), whose recent durations plan the
                 polls when the server does not hold long-polls.
             origin: When the operation was first seen unfinished (default: now).
-            queued: The server's estimate, then, of the seconds before it starts
-                (``pending_info.wait_seconds``).
+            queued: Its ``pending_info.wait_seconds`` then, if any (see
+                ``Poller.on_reply``).
         """
         if timeout is None:
             timeout = self.settings.timeout
@@ -455,7 +455,7 @@ class Poller:
         *,
         key: tuple[str | None, str | None] | None = None,
         origin: float | None = None,
-        queued: float = 0.0,
+        queued: float | None = None,
     ) -> None:
         timeout = check_seconds("timeout", timeout, zero=True, otherwise=", or None")
         self._policy = policy
@@ -464,9 +464,11 @@ class Poller:
         self.deadline: float = self.started + timeout
         self._key = key
         # Times below are seconds since the operation started on the server, as well as
-        # we know: since it was first seen, less the queue wait the server announced.
-        self._start = (self.started if origin is None else origin) + max(0.0, queued)
+        # we know: since it was first seen, or the end of the queue the server announced.
+        self._start = self.started if origin is None else origin
         self._queued_until = self._start  # pending until then, by the server's last word
+        # The last (time, ``wait_seconds``) seen, which the next one is checked against.
+        self._said = None if queued is None else (self._start, queued)
         self._unfinished_at = 0.0  # the last time it was seen unfinished
         self._attempt = 0
         self._delay: float | None = None
@@ -539,7 +541,12 @@ class Poller:
             changed: The server said the operation changed since the poll's
                 ``seen_revision`` (so a quick answer does not mean no long-poll).
             succeeded: It ended ``done`` (its duration then joins the history).
-            queued: While pending, the server's estimate of the seconds before it starts.
+            queued: While pending, its ``pending_info.wait_seconds``, if any: the wire
+                does not say whether it is the time left before the start or the time
+                already waited (as the official SDK reads it). It is taken for the time
+                left only when it went down since the last one by the time passed, give
+                or take a second (a server may round) and a quarter (it may revise):
+                read the other way, it would make each sleep as long as the wait so far.
         """
         now = self._clock()
         self._final_5xx = 0
@@ -549,9 +556,10 @@ class Poller:
                 # Only what this wait saw (the ``_durations`` docstring says why).
                 self._policy.durations.record(self._key, Bracket(self._unfinished_at, hi))
             return
-        if queued:
-            self._start = max(self._start, now + queued)
-        self._queued_until = now + (queued or 0.0)
+        left = self._time_left(now, queued)
+        if left:
+            self._start = max(self._start, now + left)
+        self._queued_until = now + left
         self._unfinished_at = max(self._unfinished_at, now - self._start)
         elapsed = now - self._poll_started
         held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
@@ -573,6 +581,14 @@ class Poller:
             if self._policy.long_poll_supported is None:
                 self._policy.long_poll_supported = False
         self._delay = self._planned_delay(now)
+
+    def _time_left(self, now: float, said: float | None) -> float:
+        """The seconds before the start that ``said`` tells (see ``on_reply``), or 0."""
+        last, self._said = self._said, None if said is None else (now, said)
+        if said is None or last is None:
+            return 0.0
+        drop, passed = last[1] - said, now - last[0]
+        return said if drop > 0 and abs(drop - passed) <= 1.0 + passed / 4 else 0.0
 
     def _planned_delay(self, now: float) -> float:
         """The sleep before the next poll of a server that answers at once."""
@@ -624,12 +640,12 @@ class Poller:
 # -- handles ------------------------------------------------------------------------------
 
 
-def _queued(snapshot: OperationSnapshot) -> float:
-    """The server's estimate of the seconds before a pending operation starts."""
+def _queued(snapshot: OperationSnapshot) -> float | None:
+    """A pending operation's ``pending_info.wait_seconds``, if any."""
     info = snapshot.pending_info
     if snapshot.status is not OperationStatus.PENDING or info is None:
-        return 0.0
-    return info.wait_seconds or 0.0
+        return None
+    return info.wait_seconds
 
 
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]

@@ -88,6 +88,63 @@ def test_a_loop_without_long_poll_beats_the_official_schedule(duration: float) -
     assert lags[0] <= 0.2 * duration + PollSettings().min_interval, lags  # today's bound
 
 
+class QueuedWeaver(TimedWeaver):
+    """Operations wait ``queue`` seconds, pending, then run ``duration`` seconds; while
+    pending, ``wait_seconds`` is the time left (``counts="down"``) or the time already
+    waited (``"up"``, as the official SDK reads it): the wire does not say which."""
+
+    def __init__(self, clock: FakeClock, queue: float, duration: float, counts: str) -> None:
+        super().__init__(clock, queue + duration)
+        self.queue, self.counts = queue, counts
+        self.submitted: dict[str, float] = {}
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        reply = super()._start(kind, model_id, result)
+        op_id = reply.json()["id"]
+        self.ends[op_id] = self.clock.now + self.duration  # no jitter: a worst case found
+        self.submitted[op_id] = self.clock.now
+        return self._get_operation(op_id)
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        waited = self.clock.now - self.submitted[op_id]
+        if waited >= self.queue:
+            return super()._get_operation(op_id)
+        said = self.queue - waited if self.counts == "down" else waited
+        info = {"code": "waiting_for_resources", "wait_seconds": round(said, 3)}
+        op = self.operations[op_id]
+        body = {"id": op_id, "status": "pending", "pending_info": info, "kind": op["kind"]}
+        return json_reply(200, {**body, "model_id": op["model_id"]})
+
+
+@pytest.mark.parametrize("counts", ["down", "up"])
+@pytest.mark.parametrize(("queue", "duration"), [(7.0, 0.3), (6.3, 0.3), (2.0, 0.5), (20.0, 5.0)])
+def test_a_queued_operation_is_seen_ending_in_time_whatever_wait_seconds_means(
+    counts: str, queue: float, duration: float
+) -> None:
+    # Read as the time left, a `wait_seconds` that counts the time already waited (as the
+    # official SDK reads it) slept a poll as long as the wait so far (the end of a 7.3 s
+    # queued operation was seen 5.5 s late), and moved its start past its end: its
+    # duration was recorded as 0, so the next ones of the loop backed off from scratch.
+    clock = FakeClock()
+    fake = QueuedWeaver(clock, queue, duration, counts)
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
+    gets: list[int] = []
+    lags: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(4):
+            fake.requests.clear()
+            handle = trainer.optim_step(wait=False)
+            handle.result(timeout=600)
+            gets.append(len(fake.sent("GET")))
+            lags.append(clock.now - fake.ends[handle.id])
+    took = queue + duration
+    assert lags[0] <= 0.2 * took + PollSettings().min_interval, lags  # backoff_ratio
+    # Near the expected end; while the queue counts down, also once to see it do so.
+    assert max(gets[1:]) <= (3 if counts == "down" else 2), gets
+    assert max(lags[1:]) <= 0.1 * took, lags
+
+
 def test_the_official_schedule_as_published() -> None:
     # Polls at 0.5, 1.5, 3.5, 7.5, 15.5, 25.5 s after the submit.
     for duration, gets, lag in [(0.2, 1, 0.3), (1.0, 2, 0.5), (5.0, 4, 2.5), (20.0, 6, 5.5)]:
@@ -122,9 +179,16 @@ def test_a_queued_operation_is_expected_after_its_queue() -> None:
     policy.long_poll_supported = False
     policy.durations.record(("m", "save_checkpoint"), Bracket(0.98, 1.0))
     poller = policy.start(60, key=("m", "save_checkpoint"), queued=3.0)
+    # One reading may be the time already waited: the end as if not queued, first.
     step = poller.next_step()
     assert isinstance(step, Sleep)
-    assert step.seconds == pytest.approx(4.0)  # 3 s in the queue, then about 1 s of work
+    clock.sleep(step.seconds)
+    assert clock.sleeps == [pytest.approx(1.0)]
+    poller.next_step()  # the poll
+    poller.on_reply(terminal=False, queued=2.0)  # 1 s less after 1 s: the time left
+    step = poller.next_step()
+    assert isinstance(step, Sleep)
+    assert step.seconds == pytest.approx(3.0)  # 2 s more in the queue, then 1 s of work
 
 
 def test_a_queued_first_operation_is_polled_sparingly_before_its_queue() -> None:
