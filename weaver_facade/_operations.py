@@ -595,7 +595,8 @@ class Poller:
         s = self._policy.settings
         expected = None if self._key is None else self._policy.durations.expected(self._key)
         if expected is not None:
-            since = now - self._start
+            # Before the start the server announced: at most max_backoff of its estimate.
+            since = max(now - self._start, -s.max_backoff)
             tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
             at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
             if at is not None:
