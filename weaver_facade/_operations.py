@@ -107,7 +107,9 @@ class PendingInfo:
     Attributes:
         code: Such as ``waiting_for_scheduling``, ``waiting_for_resources``, ``trainer_starting``.
         message: A human-readable explanation (empty when the server gives none).
-        wait_seconds: The server's estimate of the remaining wait, if any.
+        wait_seconds: The server's ``wait_seconds``, if any: the wire does not say
+            whether it is the time left before the operation starts or the time it
+            has already waited (as the official SDK reads it).
         resources: The resources it waits for (``nodes``, ``gpus_per_node``...), if any;
             other properties the server adds are kept when they are numbers. A whole
             number is an ``int`` (a count), any other a ``float``.
@@ -136,9 +138,9 @@ class ConversionProgress:
 class OperationProgress:
     """One change of a waited-for operation, from ``watch()`` and ``on_progress``.
 
-    A change is a new status, new pending info (a new ``wait_seconds`` estimate alone is
-    not a change: a server may count it down at every read), new conversion progress,
-    polls starting to fail (an outage) or succeeding again.
+    A change is a new status, new pending info (a new ``wait_seconds`` alone is not a
+    change: a server may send a new one at every read), new conversion progress, polls
+    starting to fail (an outage) or succeeding again.
 
     Attributes:
         operation_id: The operation's id.
@@ -650,7 +652,7 @@ def _queued(snapshot: OperationSnapshot) -> float | None:
 
 
 ProgressCallback: TypeAlias = Callable[[OperationProgress], None]
-#: What a change is a change of: the status, the pending info less its estimate, the
+#: What a change is a change of: the status, the pending info less its wait_seconds, the
 #: conversion progress, and whether polls succeed.
 _Reported: TypeAlias = tuple[OperationStatus, PendingInfo | None, ConversionProgress | None, bool]
 ResultParser: TypeAlias = Callable[[OperationSnapshot], T]
@@ -850,7 +852,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         info = self.pending_info
         return (
             self.status,
-            # A new estimate alone is not a change: a server may count it down on every read.
+            # A new wait_seconds alone is not a change: a server may send one at every read.
             info and attrs.evolve(info, wait_seconds=None),
             self._snapshot.conversion,
             self._poll_error is None,

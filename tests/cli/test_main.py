@@ -491,8 +491,10 @@ def pending(message: str, wait: float | None) -> OperationProgress:
 
 
 def test_describe_names_status_and_pending_info() -> None:
+    # `wait_seconds` as sent: the wire does not say whether it is the time left or the
+    # time already waited, so "about 12.3 s" could say 12 s more where 12 s have passed.
     assert describe(pending("2 GPUs [busy]", 12.34)) == (
-        "operation op-7: pending (waiting_for_resources: 2 GPUs [busy], about 12.3 s)"
+        "operation op-7: pending (waiting_for_resources: 2 GPUs [busy], wait_seconds 12.3)"
     )
     running = OperationProgress(
         operation_id="op-7", status=OperationStatus.RUNNING, pending_info=None
@@ -528,6 +530,17 @@ def test_pending_info_without_a_message_is_its_code_alone(
     print_operation("op-7", "pending", info)
     (row,) = [line for line in capsys.readouterr().out.splitlines() if "waiting_for" in line]
     assert "waiting_for_resources:" not in row
+
+
+def test_operations_show_gives_wait_seconds_as_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    # Its row said "expected wait 12.3 s": from a server that counts the time already
+    # waited in it (as the official SDK reads it), 12 s passed read as 12 s to come.
+    from weaver_facade._cli._output import print_operation
+
+    print_operation("op-7", "pending", PendingInfo(code="queued", wait_seconds=12.34))
+    shown = capsys.readouterr().out
+    assert re.search(r"wait_seconds\W+12\.3\b", shown), shown
+    assert "expected" not in shown
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
@@ -682,7 +695,7 @@ def test_the_spinner_on_a_terminal_shows_status_and_pending_info(
     # Server text is shown as is, never read as markup; the time counts from the change.
     assert (
         "operation op-7: pending (waiting_for_resources: queued behind [bold]3[/bold] jobs, "
-        "about 4.0 s) [7 s]"
+        "wait_seconds 4.0) [7 s]"
     ) in shown
     assert "operation op-7: running [0 s]" in shown
     assert progress.last_operation_id == "op-7"

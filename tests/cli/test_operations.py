@@ -106,7 +106,7 @@ def test_waiting_for_a_save_shows_pending_info(cli: Cli, model_id: str) -> None:
     lines = run.stderr.splitlines()
     assert re.fullmatch(
         r"operation op-\S+: pending \(queued: queued behind 1 operation\b.*, "
-        r"about \d+\.\d s\)",
+        r"wait_seconds \d+\.\d\)",
         lines[0],
     ), lines
     assert lines[-1].endswith(": done")

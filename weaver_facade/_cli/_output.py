@@ -468,7 +468,8 @@ def print_operation(
     if pending_info is not None:
         rows.append(("pending", pending_reason(pending_info)))
         if pending_info.wait_seconds is not None:
-            rows.append(("expected wait", f"{pending_info.wait_seconds:.1f} s"))
+            # As sent: it may be the time left or the time already waited (``PendingInfo``).
+            rows.append(("wait_seconds", f"{pending_info.wait_seconds:.1f}"))
     if failure is not None:
         said = failure.message or "(the server gave no message)"
         rows.append(("error", f"[{failure.code or 'unknown'}] {said}"))

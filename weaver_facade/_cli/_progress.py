@@ -84,7 +84,8 @@ def pending_reason(info: PendingInfo) -> str:
 def _pending(info: PendingInfo) -> str:
     text = pending_reason(info)
     if info.wait_seconds is not None:
-        text += f", about {info.wait_seconds:.1f} s"
+        # As sent: it may be the time left or the time already waited (``PendingInfo``).
+        text += f", wait_seconds {info.wait_seconds:.1f}"
     return text
 
 

@@ -47,7 +47,7 @@ class Operation:
         created_at (datetime.datetime | Unset):  Example: 2026-11-29T10:01:00Z.
         updated_at (datetime.datetime | Unset):  Example: 2026-11-29T10:01:01Z.
         revision (str | Unset): Opaque; changes whenever `status` or `pending_info` changes, except
-            `pending_info.wait_seconds`, which counts down as time passes. Sent back as `seen_revision` to long-poll for the
+            `pending_info.wait_seconds`, which may change as time passes. Sent back as `seen_revision` to long-poll for the
             next change. Example: r-5d41402a.
     """
 

@@ -29,7 +29,9 @@ class PendingInfo:
             code (str):  Example: queued.
             message (str | Unset): Optional, a courtesy of the server; a pending operation is no less pending without it.
                 Example: queued behind 2 operations of model m-1.
-            wait_seconds (float | None | Unset):  Example: 0.4.
+            wait_seconds (float | None | Unset): Seconds. The wire does not say whether they are the time left before the
+                operation starts or the time it has already waited, as the official SDK reads them (it logs the larger of this
+                and its own count). Example: 0.4.
             resources (PendingResources | Unset):  Example: {'nodes': 1, 'gpus_per_node': 8, 'trainer_memory_gib_per_node':
                 64}.
     """
