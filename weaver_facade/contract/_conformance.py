@@ -168,9 +168,11 @@ class PatientTransport:
         self._retries: dict[int, tuple[Any, int]] = {}
         self.ends = Ends()
         self._cut_off: dict[int, BaseException] = {}
-        #: The operations of the requests ``cut_off`` tells: on their way, or (``unsent``)
-        #: their replies lost and not sent again, the wait before it ended by the stop.
+        #: The operations of the requests ``cut_off`` tells: on their way, not yet connected
+        #: (``unconnected``: a name's lookup held them), or (``unsent``) their replies lost
+        #: and not sent again, the wait before it ended by the stop.
         self.cut: set[str] = set()
+        self.unconnected: set[str] = set()
         self.unsent: set[str] = set()
 
     def cut_off(self, error: BaseException) -> bool:
@@ -226,12 +228,14 @@ class PatientTransport:
                     raise
                 from requests.exceptions import Timeout
 
+                connected = sending.connected
+                where = "the reply was still coming" if connected else "it was not yet connected"
                 # Not a ReadTimeout, whose message schemathesis parses for urllib3's words.
-                timeout = Timeout(f"{sending.cut} (the reply was still coming)")
+                timeout = Timeout(f"{sending.cut} ({where})")
                 if sending.cut != why or why == TIME_LIMIT:
                     with self._lock:
                         self._cut_off[id(timeout)] = timeout
-                        self.cut.add(case.operation.label)
+                        (self.cut if connected else self.unconnected).add(case.operation.label)
                 raise timeout from error
 
     def _send(self, case: Any, **kwargs: Any) -> Any:
@@ -289,15 +293,15 @@ class PatientTransport:
 
 def stopped_notes(patient: PatientTransport) -> list[str]:
     """A note for each operation a request of which the part's end or a stop cut."""
-    coming = [
-        f"{label}: a reply was still coming when the part stopped: not checked"
-        for label in sorted(patient.cut)
-    ]
-    return coming + [
-        f"{label}: a reply was lost on the way and the part stopped before the request was "
-        "sent again: not checked"
-        for label in sorted(patient.unsent)
-    ]
+    said = (
+        (patient.cut, "a reply was still coming when the part stopped"),
+        (patient.unconnected, "a request was not yet connected when the part stopped"),
+        (
+            patient.unsent,
+            "a reply was lost on the way and the part stopped before the request was sent again",
+        ),
+    )
+    return [f"{label}: {what}: not checked" for labels, what in said for label in sorted(labels)]
 
 
 def _reply_lost(error: BaseException) -> bool:

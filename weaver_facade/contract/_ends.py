@@ -6,6 +6,9 @@ Ctrl-C, whose stop waits for the engine's threads, for as long as the body took.
 ``_socket_deadline`` does for httpx, a request's socket is shut down at its end (``Ends``),
 which wakes the thread reading it; requests' connection pools make their connections
 through classes of ours (``bound_session``), which note each connection a request uses.
+A connect's name lookup has no socket to shut, and no timeout reaches it: such a request is
+sent from a thread of its own, left to its lookup at its end, and its connection, once
+open, is shut before anything is sent on it.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ class Sending:
         self.ends = ends
         self.ends_why = ends_why
         self.connections: list[HTTPConnection] = []
+        #: Whether one of them was open (connected, its name looked up) while it was used.
+        self.connected = False
         #: Why its sockets were shut down (``None``: they were not).
         self.cut: str | None = None
+        #: Set at its cut: the waits for its sends (``_Adapter.send``).
+        self.wakes: set[threading.Event] = set()
 
 
 _current = threading.local()  # .sending: this thread's Sending, if any
@@ -54,6 +61,9 @@ def _cut(sending: Sending, why: str) -> None:
         if sending.cut is None:
             sending.cut = why
         connections = list(sending.connections)
+        wakes = list(sending.wakes)
+    for wake in wakes:
+        wake.set()
     for connection in connections:
         _shut(connection)
 
@@ -65,6 +75,7 @@ def _used(connection: HTTPConnection) -> None:
         return
     with _lock:
         sending.connections.append(connection)
+        sending.connected = sending.connected or connection.sock is not None
         cut = sending.cut is not None
     if cut:
         _shut(connection)
@@ -105,6 +116,39 @@ def _noting(manager: PoolManager) -> PoolManager:
 
 
 class _Adapter(HTTPAdapter):
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """requests' send; one bounded by ``Ends`` is waited for until its cut at most."""
+        sending: Sending | None = getattr(_current, "sending", None)
+        if sending is None:
+            return super().send(request, *args, **kwargs)
+        over = threading.Event()
+        outcome: list[Any] = []
+
+        def send() -> None:
+            _current.sending = sending  # its connections noted, and shut once cut
+            try:
+                outcome.append(super(_Adapter, self).send(request, *args, **kwargs))
+            except BaseException as exc:  # raised in the caller's thread
+                outcome.append(exc)
+            over.set()
+
+        with _lock:
+            sending.wakes.add(over)
+            if sending.cut is not None:
+                over.set()
+        try:
+            if not over.is_set():
+                threading.Thread(target=send, name="weaver-contract-send", daemon=True).start()
+            over.wait()
+        finally:
+            with _lock:
+                sending.wakes.discard(over)
+        if not outcome:  # cut first: its connect (a name's lookup) is left to end by itself
+            raise requests.ConnectionError(sending.cut, request=request)
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         _noting(self.poolmanager)
