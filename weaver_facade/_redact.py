@@ -38,41 +38,70 @@ _NAMED = {
 }
 
 
-def _spellings(char: str, *, bare: bool = True) -> str:
-    """A regex of ``char`` as is, escaped as a JSON text or a repr may write it (``\\/``,
-    ``\\u00e9`` or ``\\u00E9``, ``\\xe9``, the UTF-8 bytes ``\\xc3\\xa9``),
-    percent-encoded (``%C3%A9``, ``+`` for a space), or its UTF-8 read as Latin-1 (``Ã©``,
-    as a server may decode Basic credentials), as is or as JSON escapes; by its code
-    alone unless ``bare``."""
+def _forms(char: str) -> tuple[list[str], list[str]]:
+    """Regexes of ``char`` in a text: those that begin as they are (``char``, percent-encoded
+    as ``%C3%A9``, ``+`` for a blank, its UTF-8 read as Latin-1: ``Ã©``, as a server may
+    decode Basic credentials), and what follows an escape's backslash in the others, as a
+    JSON text or a repr writes them (``u00e9`` or ``u00E9``, ``xe9``, the UTF-8 bytes
+    ``xc3\\xa9``, ``/`` of ``\\/``)."""
     code = ord(char)
     utf8 = char.encode("utf-8", "surrogatepass")
     units = [code] if code < 0x10000 else [0xD7C0 + (code >> 10), 0xDC00 + (code & 0x3FF)]
-    found = [re.escape(char)] if bare else []
-    found += [
-        "".join(f"{_ESCAPE}u(?i:{unit:04x})" for unit in units),
-        "".join(f"{_ESCAPE}x(?i:{byte:02x})" for byte in utf8),
-        "".join(f"%(?i:{byte:02x})" for byte in utf8),
+    plain = [re.escape(char), "".join(f"%(?i:{byte:02x})" for byte in utf8)]
+    escaped = [
+        _ESCAPE.join(f"u(?i:{unit:04x})" for unit in units),
+        _ESCAPE.join(f"x(?i:{byte:02x})" for byte in utf8),
     ]
-    if not char.isascii():
-        found.append("".join(f"(?:{re.escape(chr(b))}|{_ESCAPE}u(?i:{b:04x}))" for b in utf8))
+    if not char.isascii():  # each byte read as Latin-1, as is or escaped
+        rest = "".join(f"(?:{re.escape(chr(b))}|{_ESCAPE}u(?i:{b:04x}))" for b in utf8[1:])
+        plain.append(re.escape(chr(utf8[0])) + rest)
+        escaped.append(f"u(?i:{utf8[0]:04x}){rest}")
     if code < 0x100:
-        found.append(f"{_ESCAPE}x(?i:{code:02x})")
+        escaped.append(f"x(?i:{code:02x})")
     elif code >= 0x10000:
-        found.append(f"{_ESCAPE}U(?i:{code:08x})")
+        escaped.append(f"U(?i:{code:08x})")
     if char in _NAMED:
-        found.append(_ESCAPE + _NAMED[char])
+        escaped.append(_NAMED[char])
     if char == " ":
-        found.append(r"\+")
-    return f"(?:{'|'.join(dict.fromkeys(found))})"
+        plain.append(r"\+")
+    return plain, escaped
 
 
-def _backslashes(run: int) -> str:
-    """A regex of a run of ``run`` backslashes: as is, doubled (a JSON text's or a repr's
-    escape), or doubled twice (a repr of such a text), the longest first so that the whole
-    run is hidden; or each by its code. The run alike: each backslash looked for as 1 to 4
-    apart tried every split of a text's run, exponential in its length."""
-    coded = _spellings("\\", bare=False)
-    return rf"(?:\\{{{4 * run}}}|\\{{{2 * run}}}|\\{{{run}}}|{coded}{{{run}}})"
+def _either(forms: list[str]) -> str:
+    return f"(?:{'|'.join(dict.fromkeys(forms))})"
+
+
+def _spellings(char: str) -> str:
+    """A regex of ``char`` in any of its forms (``_forms``)."""
+    plain, escaped = _forms(char)
+    return _either([*plain, _ESCAPE + _either(escaped)])
+
+
+def _backslashes(part: str) -> str:
+    """A regex of a run of backslashes and the character after it, if any (``part``).
+
+    The run as is, doubled (a JSON text's or a repr's escape), or doubled twice (a repr of
+    such a text), the longest first so that the whole run is hidden; or each by its code.
+    The run alike: each backslash looked for as 1 to 4 apart tried every split of a text's
+    run, exponential in its length. With the character after it, whose escape begins with
+    a backslash too, a text's backslashes are counted once: the run and the escape looked
+    for apart tried each split of them between the two in turn, for each run of the key,
+    exponential in their number (2 s for a text of 22 runs of ``\\/`` short of the key at
+    its end)."""
+    run = len(part) - len(part.lstrip("\\"))
+    coded_plain, coded_escaped = _forms("\\")
+    coded = _either([*coded_plain[1:], _ESCAPE + _either(coded_escaped)]) + f"{{{run}}}"
+    counts = [4 * run, 2 * run, run]
+    if run == len(part):
+        return _either([*(rf"\\{{{n}}}" for n in counts), coded])
+    plain, escaped = _forms(part[run:])
+    after: dict[int, list[str]] = {}
+    for n in counts:
+        after.setdefault(n, []).extend(plain)
+        for more in (1, 2):  # the character's escape: \\u00e9, or \\\\u00e9 in a repr
+            after.setdefault(n + more, []).extend(escaped)
+    found = [rf"\\{{{n}}}{_either(after[n])}" for n in sorted(after, reverse=True)]
+    return _either([*found, coded + _spellings(part[run:])])
 
 
 @functools.lru_cache(maxsize=8)
@@ -80,11 +109,9 @@ def spelled(key: str) -> re.Pattern[str]:
     """The key in any spelling a text may carry it in: each of its characters as is, or
     as a JSON text (``ensure_ascii``, PHP's ``\\/``, Go's and .NET's escapes of ``&``,
     ``+``), a repr (of such a text too) or a URL writes it (``_spellings``); each run of
-    its backslashes as one (``_backslashes``)."""
-    parts = re.findall(r"\\+|[^\\]", key)
-    return re.compile(
-        "".join(_backslashes(len(p)) if p[0] == "\\" else _spellings(p) for p in parts)
-    )
+    its backslashes as one, with the character after it (``_backslashes``)."""
+    parts = re.findall(r"\\+[^\\]?|[^\\]", key)
+    return re.compile("".join(_backslashes(p) if p[0] == "\\" else _spellings(p) for p in parts))
 
 
 def holds(text: str, secrets: Sequence[str]) -> bool:

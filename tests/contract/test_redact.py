@@ -98,6 +98,27 @@ def test_a_key_with_a_run_of_backslashes_is_hidden_whole_and_quickly() -> None:
             assert "\\" not in hidden, hidden
 
 
+def test_a_key_with_many_runs_of_backslashes_is_looked_for_quickly() -> None:
+    # A JSON text or a repr of the key's \\/ holds a run of backslashes that its \\ and its
+    # escaped / split in more than one way: each was tried for each of the key's runs, a
+    # text that fell short at the end in every combination (2 s for 22 runs).
+    key = "sk-" + "\\/" * 22 + "-\u00e9-0123456789"
+    written = [  # each without its quotes
+        key,
+        json.dumps(key)[1:-1],
+        json.dumps(key)[1:-1].replace("/", "\\/"),
+        repr(key)[1:-1],
+        repr(json.dumps(key))[2:-2],
+        key.encode("ascii", "backslashreplace").decode(),  # the é alone escaped
+    ]
+    started = time.monotonic()
+    for text in written:
+        near = text.replace("0123456789", "012345678!")
+        assert redact(f"who is {near}?", key) == f"who is {near}?"
+        assert redact(f"bad key {text}!", key) == f"bad key {KEY_PLACEHOLDER}!", text
+    assert time.monotonic() - started < 1
+
+
 def test_a_secret_a_server_read_as_latin_1_is_hidden_too() -> None:
     # A base URL's password goes as UTF-8 in the Basic credentials; a server that decodes
     # them as Latin-1 (as RFC 7617 once had it) echoes each é as two characters, Ã©.
