@@ -16,7 +16,7 @@ import base64
 import binascii
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 
@@ -128,14 +128,43 @@ def holds(text: str, secrets: Sequence[str]) -> bool:
     )
 
 
+def places(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
+    """Where ``pattern`` is found in ``text``, its places that overlap (a key whose start
+    repeats at its end: ``abcXabc`` in ``abcXabcXabc``) as one: ``re.sub`` and
+    ``finditer`` go on from a place's end, and skip a place begun before it."""
+    start = end = 0
+    found = pattern.search(text)
+    while found:
+        at, stop = found.span()
+        if at >= end:  # a new run of places
+            if end:
+                yield start, end
+            start = at
+        if stop > end:
+            end = stop
+        found = pattern.search(text, at + 1)
+    if end:
+        yield start, end
+
+
+def hide(text: str, pattern: re.Pattern[str], placeholder: str) -> str:
+    """``text`` with every place of ``pattern`` (``places``) as ``placeholder``."""
+    shown: list[str] = []
+    at = 0
+    for start, end in places(pattern, text):
+        shown += (text[at:start], placeholder)
+        at = end
+    return "".join(shown) + text[at:]
+
+
 def replace_key(text: str, key: str, placeholder: str) -> str:
     """``text`` with ``key``, in each of its spellings (``spelled``), replaced by
     ``placeholder``, by the rule above."""
-    if len(key) >= ANYWHERE:
-        return spelled(key).sub(lambda _: placeholder, text)
-    found = spelled(key).pattern
-    alone = rf"(?<![A-Za-z0-9_.-])(?:{found})(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
-    return re.sub(alone, lambda _: placeholder, text)
+    found = spelled(key)
+    if len(key) < ANYWHERE:
+        alone = rf"(?<![A-Za-z0-9_.-])(?:{found.pattern})(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"
+        found = re.compile(alone)
+    return hide(text, found, placeholder)
 
 
 def credentials(authorization: str | None) -> list[str]:

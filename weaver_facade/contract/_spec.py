@@ -23,7 +23,7 @@ import yaml
 from .._dest import shown_path
 from .._pages import html_page
 from .._plural import counted, plural
-from .._redact import spelled
+from .._redact import places, spelled
 from .._result_shape import artifact_shaped, misplaced, result_schemas, shaped_as, stand_ins
 from .._spec_schema import (
     PATTERN_WORDS,
@@ -185,18 +185,15 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 
 def _key_across(text: str, at: int, secret: str | None) -> tuple[int, int]:
     """Where the key (in any of its spellings, ``spelled``) runs across ``at`` in
-    ``text``, with its places that overlap that one (a key whose start repeats at its
-    end), else ``(at, at)``: a key that begins as JSON does (a hex key's first digit)
-    breaks it there, and no part of it, hidden apart, is the key."""
-    start = end = 0  # the run of overlapping places of the key so far
-    pattern = spelled(secret) if secret else None
-    found = pattern.search(text) if pattern else None
-    while pattern and found and found.start() < max(end, at):
-        if found.start() >= end:  # a new run
-            start = found.start()
-        end = max(end, found.end())
-        found = pattern.search(text, found.start() + 1)  # an overlapping one too
-    return (start, end) if start < at < end else (at, at)
+    ``text``, with its places that overlap that one (``places``), else ``(at, at)``: a key
+    that begins as JSON does (a hex key's first digit) breaks it there, and no part of it,
+    hidden apart, is the key."""
+    for start, end in places(spelled(secret), text) if secret else ():
+        if start >= at:
+            break
+        if at < end:
+            return start, end
+    return at, at
 
 
 def _where_json_breaks(body: bytes, error: ValueError, secret: str | None) -> str:
