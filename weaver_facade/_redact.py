@@ -160,6 +160,8 @@ def hide(text: str, pattern: re.Pattern[str], placeholder: str) -> str:
 def replace_key(text: str, key: str, placeholder: str) -> str:
     """``text`` with ``key``, in each of its spellings (``spelled``), replaced by
     ``placeholder``, by the rule above."""
+    if not holds(text, [key]):  # a text without an escape is looked at by `in`, at once
+        return text
     found = spelled(key)
     if len(key) < ANYWHERE:
         alone = rf"(?<![A-Za-z0-9_.-])(?:{found.pattern})(?![A-Za-z0-9_-])(?!\.[A-Za-z0-9_-])"

@@ -93,7 +93,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from weaver_facade._redact import hide, spelled
+from weaver_facade._redact import hide, holds, spelled
 
 if TYPE_CHECKING:
     from weaver_facade import AsyncServiceClient, ServiceClient
@@ -277,7 +277,8 @@ def _without(text: str, secrets: list[str]) -> str:
     """``text`` with each of ``secrets``, in any spelling (as written, or as a repr, a JSON
     text or a URL escapes it: the facade's ``spelled``), as ``***``."""
     for secret in filter(None, secrets):
-        text = hide(text, spelled(secret), "***")
+        if holds(text, [secret]):
+            text = hide(text, spelled(secret), "***")
     return text
 
 
