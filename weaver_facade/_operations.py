@@ -471,7 +471,7 @@ class Poller:
         self._queued_until = self._start  # pending until then, by the server's last word
         # The last (time, ``wait_seconds``) seen, which the next one is checked against.
         self._said = None if queued is None else (self._start, queued)
-        self._unfinished_at = 0.0  # the last time it was seen unfinished
+        self._unfinished_at = self._start  # the last time it was seen unfinished
         self._attempt = 0
         self._delay: float | None = None
         self._final_poll_owed = True  # one look at the deadline, even for timeout=0
@@ -553,16 +553,17 @@ class Poller:
         now = self._clock()
         self._final_5xx = 0
         if terminal:
-            if succeeded and self._key is not None:
-                hi = max(now - self._start, 0.0)
-                # Only what this wait saw (the ``_durations`` docstring says why).
-                self._policy.durations.record(self._key, Bracket(self._unfinished_at, hi))
+            # Only what this wait saw (the ``_durations`` docstring says why); nothing of
+            # one done before the start a countdown announced, when it began is unknown.
+            if succeeded and self._key is not None and self._start <= now:
+                lo = max(self._unfinished_at - self._start, 0.0)
+                self._policy.durations.record(self._key, Bracket(lo, now - self._start))
             return
         left = self._time_left(now, queued)
-        if left:
-            self._start = max(self._start, now + left)
+        # Not counted down now (running, say): it may have started, by now at the latest.
+        self._start = max(self._start, now + left) if left > 0 else min(self._start, now)
         self._queued_until = now + left
-        self._unfinished_at = max(self._unfinished_at, now - self._start)
+        self._unfinished_at = now
         elapsed = now - self._poll_started
         held = self._wait > 0 and elapsed >= min(self._policy.settings.immediate, self._wait / 2)
         quick_change, self._quick_change = self._quick_change, changed and not held
@@ -600,7 +601,8 @@ class Poller:
             # Before the start the server announced: at most max_backoff of its estimate.
             since = max(now - self._start, -s.max_backoff)
             tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
-            at = next_poll(max(since, self._unfinished_at), expected, tolerance=tolerance)
+            unfinished = max(self._unfinished_at - self._start, 0.0)
+            at = next_poll(max(since, unfinished), expected, tolerance=tolerance)
             if at is not None:
                 return max(at - since, 0.0)
         # Nothing to go on: back off, as ``PollSettings.backoff_ratio`` says.

@@ -110,11 +110,22 @@ class QueuedWeaver(TimedWeaver):
         waited = self.clock.now - self.submitted[op_id]
         if waited >= self.queue:
             return super()._get_operation(op_id)
-        said = self.queue - waited if self.counts == "down" else waited
-        info = {"code": "waiting_for_resources", "wait_seconds": round(said, 3)}
+        info = {"code": "waiting_for_resources", "wait_seconds": round(self.said(waited), 3)}
         op = self.operations[op_id]
         body = {"id": op_id, "status": "pending", "pending_info": info, "kind": op["kind"]}
         return json_reply(200, {**body, "model_id": op["model_id"]})
+
+    def said(self, waited: float) -> float:
+        return self.queue - waited if self.counts == "down" else waited
+
+
+class PessimisticWeaver(QueuedWeaver):
+    """Counts ``estimate`` seconds down while pending, but starts after ``queue``."""
+
+    estimate = 30.0
+
+    def said(self, waited: float) -> float:
+        return self.estimate - waited
 
 
 @pytest.mark.parametrize("counts", ["down", "up"])
@@ -241,6 +252,55 @@ def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff(
             break
         poller.on_reply(terminal=False, queued=30.0 - waited)  # a countdown, trusted
     assert clock.now - started - 2.0 <= PollSettings().max_backoff + 0.1, clock.sleeps
+
+
+def test_an_operation_seen_running_is_no_longer_held_by_its_countdown() -> None:
+    # Counted down from 30 s, it started after 12 s and took 5 s, as the recent ones of
+    # its model and kind: seen running after 15 s, it was slept on as if still queued,
+    # and seen done 13 s late, past max_backoff.
+    clock = FakeClock()
+    policy = PollPolicy(PollSettings(), clock=clock)
+    policy.durations.record(("m", "save_checkpoint"), Bracket(4.9, 5.0))
+    started = clock.now
+    poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
+    while True:
+        step = poller.next_step()
+        if isinstance(step, Sleep):
+            clock.sleep(step.seconds)
+            continue
+        clock.now += 0.005
+        waited = clock.now - started
+        if waited >= 17.0:
+            poller.on_reply(terminal=True)
+            break
+        poller.on_reply(terminal=False, queued=None if waited >= 12.0 else 30.0 - waited)
+    assert clock.now - started - 17.0 <= PollSettings().max_backoff, clock.sleeps
+
+
+@pytest.mark.parametrize(("queue", "duration"), [(1.0, 14.0), (8.0, 10.0), (5.0, 20.0)])
+def test_a_pessimistic_countdown_leaves_the_next_operations_known(
+    queue: float, duration: float
+) -> None:
+    # Counted down from 30 s, the start was kept past the time the operation was seen
+    # running, and past its end: each duration was recorded as 0, so every operation of
+    # a loop backed off from scratch (6 to 13 polls each).
+    clock = FakeClock()
+    fake = PessimisticWeaver(clock, queue, duration, "down")
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
+    gets: list[int] = []
+    lags: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(5):
+            fake.requests.clear()
+            handle = trainer.optim_step(wait=False)
+            handle.result(timeout=600)
+            gets.append(len(fake.sent("GET")))
+            lags.append(clock.now - fake.ends[handle.id])
+    # Near the expected end once the history knows them, as any loop's, each at most
+    # max_backoff late (how long the estimate is trusted).
+    assert max(gets[2:]) <= 2, gets
+    assert max(lags) <= PollSettings().max_backoff + PollSettings().min_interval, lags
 
 
 def test_operations_that_got_faster_are_polled_sooner() -> None:
