@@ -85,7 +85,7 @@ import secrets
 import sys
 import urllib.parse
 import warnings
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 from xml.etree import ElementTree
@@ -454,6 +454,11 @@ class _HidingStream:
 
     def write(self, text: str) -> int:
         return self._stream.write(_without(text, self._secrets))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        # Else __getattr__ hands it the stream's own, which would write them whole.
+        for line in lines:
+            self.write(line)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

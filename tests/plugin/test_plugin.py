@@ -1230,6 +1230,26 @@ def test_the_reason_of_pytest_exit_in_a_session_hook_hides_the_key_too(
     result.stderr.fnmatch_lines(["Exit: refused *** at http://***@127.0.0.1:*"])
 
 
+def test_stderr_hides_the_key_in_what_writelines_writes_too(
+    pytester: pytest.Pytester, secret_url: str
+) -> None:
+    # Until pytest_sessionstart has run, sys.stderr hides the secrets of what is written to
+    # it: writelines went past that to the stream it stands for, the key whole.
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_configure(config):
+            key = config.getoption("--weaver-api-key")
+            sys.stderr.writelines(["checking ", key, "\\n", f"refused {key}\\n"])
+        """
+    )
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = run_hiding(pytester, secret_url)
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["checking ***", "refused ***"])
+
+
 def test_pytest_exit_in_a_tryfirst_configure_of_a_conftest_shows_the_key_as_the_readme_says(
     pytester: pytest.Pytester, secret_url: str
 ) -> None:
