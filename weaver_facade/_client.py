@@ -243,11 +243,16 @@ class _KeyHidingClient(AuthenticatedClient):
     """The generated client, with a repr that leaves the key out.
 
     attrs would print ``token='...'``, and tracebacks that show locals (pytest
-    ``--showlocals``, rich) print the reprs of the objects in each frame.
+    ``--showlocals``, rich) print the reprs of the objects in each frame; rich prints an
+    attrs object field by field instead, unless it has ``__rich_repr__``.
     """
 
     def __repr__(self) -> str:
         return f"AuthenticatedClient(base_url={shown_url(self._base_url)!r}, token=<redacted>)"
+
+    def __rich_repr__(self) -> Iterator[tuple[str, str]]:
+        yield "base_url", shown_url(self._base_url)
+        yield "token", "<redacted>"
 
 
 class ClientOptions(TypedDict, total=False):

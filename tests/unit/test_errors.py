@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import io
 import itertools
 import json
 import pickle
@@ -1348,6 +1349,26 @@ def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
         assert KEY not in repr(svc._io.generated)
         assert KEY not in str(vars(trainer))
     assert "api_key=<none>" in repr(ServiceClient("http://x", ""))
+
+
+def test_rich_never_shows_the_key_of_the_generated_client(fake: FakeWeaver) -> None:
+    # rich prints an attrs object field by field, not by its repr: a rich traceback with
+    # locals showed `token='...'` and the key's header in the frames of any API error
+    # (`finish(call, client, response)`), where repr() and pytest -l show `<redacted>`.
+    from rich.console import Console
+    from rich.pretty import pretty_repr
+    from rich.traceback import Traceback
+
+    fake.script("GET", "/api/v1/operations/op-1", json_reply(404, error_json("not_found", "no")))
+    with service(fake, max_retries=0) as svc:
+        shown = pretty_repr(svc._io.generated)
+        with pytest.raises(NotFoundError) as info:
+            svc.operation("op-1")
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(Traceback.from_exception(NotFoundError, info.value, info.tb, show_locals=True))
+    shown += console.export_text()
+    assert "_KeyHidingClient(" in shown  # the frames that hold the client are there
+    assert KEY not in shown
 
 
 def test_a_short_key_is_scrubbed_only_where_it_stands_alone() -> None:
