@@ -66,6 +66,7 @@ from ._wire import (
     finish,
     hide_key,
     kind_schemas,
+    sent_frames_dropped,
     undecodable,
 )
 
@@ -408,6 +409,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             raise undecodable(call.operation, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:
             noted(exc, "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled")
+            sent_frames_dropped(exc)
             raise
         except UnicodeEncodeError as exc:
             # JSON goes out as UTF-8, which has no lone surrogates. Raised while the

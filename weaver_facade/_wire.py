@@ -37,6 +37,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeAlias, TypeVar, cast
 
 import attrs
@@ -1020,19 +1021,33 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
 def hide_key(exc: httpx.TransportError) -> None:
     """Scrub the request's key from ``exc`` and the exceptions behind it (shown in a
     traceback): h11 quotes a malformed reply's line, which a server may have built from
-    the request's headers ("illegal header line: bytearray(b'... KEY')")."""
-    secret = _secrets(exc)
-    if not secret:
-        return
+    the request's headers ("illegal header line: bytearray(b'... KEY')"). Their frames go
+    (``sent_frames_dropped``): those that read such a reply hold it in their locals too."""
     chain = list(causes(exc))
-    quoted = False
     for error in chain:
-        args = tuple(scrub(arg, secret) for arg in error.args)
-        quoted = quoted or args != error.args
-        error.args = args
-    if quoted:  # the frames that read the reply hold it in their locals (pytest -l, rich)
+        sent_frames_dropped(error)
+    secret = _secrets(exc)
+    if secret:
         for error in chain:
-            error.__traceback__ = None
+            error.args = tuple(scrub(arg, secret) for arg in error.args)
+
+
+def sent_frames_dropped(exc: BaseException) -> None:
+    """``exc`` without the frames it came through below the facade's own: httpx's and
+    httpcore's hold the request's headers in their locals (a proxy's connection: the key and
+    ``Proxy-Authorization``, or a CONNECT's), which pytest -l, rich and error trackers show.
+    Cut in place, as a ``with`` block gives the traceback back to what it re-raises."""
+    tb = exc.__traceback__
+    if tb is None or not _facade_frame(tb):
+        exc.__traceback__ = None
+        return
+    while tb.tb_next is not None and _facade_frame(tb.tb_next):
+        tb = tb.tb_next
+    tb.tb_next = None
+
+
+def _facade_frame(tb: TracebackType) -> bool:
+    return str(tb.tb_frame.f_globals.get("__name__")).startswith(f"{__package__}.")
 
 
 def scrub(value: T, secret: str | Sequence[str] | None) -> T:

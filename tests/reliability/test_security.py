@@ -11,6 +11,7 @@ and failed operations.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -18,6 +19,7 @@ import http.client
 import json
 import logging
 import re
+import signal
 import socket
 import threading
 import traceback
@@ -1039,3 +1041,80 @@ def test_a_proxy_that_echoes_its_credentials_never_has_them_shown(
     headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
     assert any("b'Basic [redacted] ([redacted])'" in m for m in headers), headers
     assert leaks(caplog.text + shown, (PROXY_PASSWORD, basic)) == []
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("given", ["environment", "user-client"])
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_proxy_that_cannot_be_reached_leaves_no_secret_in_the_frames(
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
+    given: str,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # httpcore's proxy connections hold what they send in their locals: a plain http
+    # request's headers (the key and Proxy-Authorization), an https one's CONNECT headers.
+    # The frames behind an APIConnectionError are its cause's: pytest -l, rich and error
+    # trackers showed them, with the key read from WEAVER_API_KEY, held by no frame of ours.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WEAVER_API_KEY", KEY_A)
+    proxy = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{closed_port()}"
+    if given == "environment":
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+    options: dict[str, Any] = {"max_retries": 0, "heartbeat_interval": 0}
+    if kind is ServiceClient:
+        if given == "user-client":
+            options["http_client"] = httpx.Client(proxy=proxy)
+        with (
+            ServiceClient(f"{scheme}://weaver.test", **options) as service,
+            pytest.raises(APIConnectionError) as info,
+        ):
+            service.supported_models()
+    else:
+        if given == "user-client":
+            options["http_client"] = httpx.AsyncClient(proxy=proxy)
+        async with AsyncServiceClient(f"{scheme}://weaver.test", **options) as aservice:
+            with pytest.raises(APIConnectionError) as info:
+                await aservice.supported_models()
+    del proxy, options
+    shown = exception_texts(info.value)
+    assert "ConnectError" in shown
+    basic = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+    assert leaks(shown, (KEY_A, PROXY_PASSWORD, basic)) == []
+
+
+@pytest.mark.parametrize("stop", ["cancel", "ctrl-c"])
+async def test_a_request_stopped_in_a_proxy_leaves_no_secret_in_the_frames(
+    monkeypatch: pytest.MonkeyPatch, stop: str
+) -> None:
+    # The CancelledError behind wait_for's TimeoutError, and a Ctrl-C's KeyboardInterrupt,
+    # carry the frames they ended, httpcore's proxy connection among them, whose `headers`
+    # held the key.
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WEAVER_API_KEY", KEY_A)
+    info: pytest.ExceptionInfo[BaseException]
+    with closing(blackhole()) as silent:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        if stop == "cancel":
+            async with AsyncServiceClient("http://weaver.test", heartbeat_interval=0) as aservice:
+                with pytest.raises(TimeoutError) as info:
+                    await asyncio.wait_for(aservice.supported_models(), 0.5)
+        else:
+            previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+            main = threading.main_thread().ident
+            assert main is not None
+            ctrl_c = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
+            try:
+                with ServiceClient("http://weaver.test", heartbeat_interval=0) as service:
+                    ctrl_c.start()
+                    with pytest.raises(KeyboardInterrupt) as info:
+                        service.supported_models()
+            finally:
+                ctrl_c.join()
+                signal.signal(signal.SIGINT, previous)
+    shown = exception_texts(info.value)
+    assert "supported_models" in shown  # the frames of the call are there
+    assert leaks(shown, (KEY_A,)) == []
