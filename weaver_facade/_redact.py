@@ -23,8 +23,9 @@ import httpx
 ANYWHERE = 8
 
 
-# A backslash that begins an escape, or such a one escaped again (a repr of a JSON text).
-_ESCAPE = r"\\\\?"
+# A backslash that begins an escape, or such a one escaped again: doubled by a repr of a
+# JSON text, tripled by a JSON text that quotes one (``\\\"``), up to seven (three deep).
+_ESCAPE = r"\\{1,7}"
 # What follows it for the characters a JSON text or a repr escapes by name.
 _NAMED = {
     '"': '"',

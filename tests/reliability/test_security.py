@@ -793,6 +793,30 @@ def test_an_error_quoting_a_reply_that_echoes_secrets_json_escaped_never_shows_t
     assert leaks(shown, (SLASH_KEY, PASSWORD_E, "0123456789", "te-123")) == []
 
 
+def _php_json(value: object) -> str:
+    return json.dumps(value).replace("/", "\\/")
+
+
+@pytest.mark.parametrize("secret", [SLASH_KEY, 'sk-quote"d-0123456789'])
+def test_an_error_quoting_a_json_text_within_json_that_echoes_the_key_never_shows_it(
+    secret: str,
+) -> None:
+    # A gateway's reply that quotes its upstream's JSON error in a string of its own: JSON
+    # escapes the escapes again, the key's / written \\\/ (PHP's \/, escaped) and its "
+    # \\\" (three backslashes). The scrub looked for one escape, or one doubled by a repr.
+    reply = _php_json({"message": "upstream: " + _php_json({"error": f"bad key {secret}"})})
+    with (
+        ScriptedServer(lambda _m, _p: (400, reply.encode(), {})) as server,
+        ServiceClient(server.base_url, secret, max_retries=0, heartbeat_interval=0) as svc,
+        pytest.raises(WeaverError) as info,
+    ):
+        svc.supported_models()
+    assert "upstream" in str(info.value)  # the reply is quoted
+    assert "bad key [redacted]" in str(info.value).replace("\\", ""), str(info.value)
+    shown = [repr(info.value), *traceback.format_exception(info.value)]  # the test's locals hold it
+    assert [text for text in shown if "0123456789" in text] == []
+
+
 def _lower_escapes(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda found: found[0].lower(), text)
 
