@@ -25,7 +25,8 @@ ANYWHERE = 8
 
 # A backslash that begins an escape, or such a one escaped again: doubled by a repr of a
 # JSON text, tripled by a JSON text that quotes one (``\\\"``), up to seven (three deep).
-_ESCAPE = r"\\{1,7}"
+_DEEPEST = 3
+_ESCAPE = rf"\\{{1,{2**_DEEPEST - 1}}}"
 # What follows it for the characters a JSON text or a repr escapes by name.
 _NAMED = {
     '"': '"',
@@ -81,10 +82,11 @@ def _spellings(char: str) -> str:
 def _backslashes(part: str) -> str:
     """A regex of a run of backslashes and the character after it, if any (``part``).
 
-    The run as is, doubled (a JSON text's or a repr's escape), or doubled twice (a repr of
-    such a text), the longest first so that the whole run is hidden; or each by its code.
-    The run alike: each backslash looked for as 1 to 4 apart tried every split of a text's
-    run, exponential in its length. With the character after it, whose escape begins with
+    The run as is, or doubled as often as escapes nest (a JSON text's or a repr's, a repr of
+    such a text, a JSON text quoted in JSON: ``_ESCAPE``), the longest first so that the
+    whole run is hidden; or each by its code. The run alike: each backslash looked for
+    apart, in every count, tried every split of a text's run, exponential in its length.
+    With the character after it, whose escape begins with
     a backslash too, a text's backslashes are counted once: the run and the escape looked
     for apart tried each split of them between the two in turn, for each run of the key,
     exponential in their number (2 s for a text of 22 runs of ``\\/`` short of the key at
@@ -92,14 +94,14 @@ def _backslashes(part: str) -> str:
     run = len(part) - len(part.lstrip("\\"))
     coded_plain, coded_escaped = _forms("\\")
     coded = _either([*coded_plain[1:], _ESCAPE + _either(coded_escaped)]) + f"{{{run}}}"
-    counts = [4 * run, 2 * run, run]
+    counts = [run << depth for depth in range(_DEEPEST, -1, -1)]
     if run == len(part):
         return _either([*(rf"\\{{{n}}}" for n in counts), coded])
     plain, escaped = _forms(part[run:])
     after: dict[int, list[str]] = {}
     for n in counts:
         after.setdefault(n, []).extend(plain)
-        for more in (1, 2):  # the character's escape: \\u00e9, or \\\\u00e9 in a repr
+        for more in range(1, 2**_DEEPEST):  # the character's escape, as ``_ESCAPE``
             after.setdefault(n + more, []).extend(escaped)
     found = [rf"\\{{{n}}}{_either(after[n])}" for n in sorted(after, reverse=True)]
     return _either([*found, coded + _spellings(part[run:])])

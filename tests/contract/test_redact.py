@@ -119,6 +119,17 @@ def test_a_key_with_many_runs_of_backslashes_is_looked_for_quickly() -> None:
     assert time.monotonic() - started < 1
 
 
+def test_a_key_with_backslashes_is_hidden_in_json_quoted_three_deep() -> None:
+    # A gateway that quotes its upstream's JSON text in a string of its own, and one that
+    # quotes that: the key's backslashes doubled at each depth, and the escape of the
+    # character after them (\\" at the first) grown to three and seven backslashes.
+    for key in ['sk-a\\"b-0123456789', "sk-a\\/b-0123456789", "sk-\\\\\u00e9-0123456789"]:
+        text = key
+        for depth in range(1, 4):
+            text = json.dumps(text)[1:-1]
+            assert redact(f"bad key {text}!", key) == f"bad key {KEY_PLACEHOLDER}!", (depth, text)
+
+
 def test_a_secret_a_server_read_as_latin_1_is_hidden_too() -> None:
     # A base URL's password goes as UTF-8 in the Basic credentials; a server that decodes
     # them as Latin-1 (as RFC 7617 once had it) echoes each é as two characters, Ã©.
