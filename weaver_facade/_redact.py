@@ -54,8 +54,10 @@ def _forms(char: str) -> tuple[list[str], list[str]]:
         _ESCAPE.join(f"u(?i:{unit:04x})" for unit in units),
         _ESCAPE.join(f"x(?i:{byte:02x})" for byte in utf8),
     ]
-    if not char.isascii():  # each byte read as Latin-1, as is or escaped
-        rest = "".join(f"(?:{re.escape(chr(b))}|{_ESCAPE}u(?i:{b:04x}))" for b in utf8[1:])
+    if not char.isascii():  # each byte read as Latin-1, as is or escaped (a repr's \xa0)
+        rest = "".join(
+            f"(?:{re.escape(chr(b))}|{_ESCAPE}(?:u(?i:{b:04x})|x(?i:{b:02x})))" for b in utf8[1:]
+        )
         plain.append(re.escape(chr(utf8[0])) + rest)
         escaped.append(f"u(?i:{utf8[0]:04x}){rest}")
     if code < 0x100:
