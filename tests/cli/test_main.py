@@ -959,6 +959,56 @@ def test_a_closed_stdout_is_output_that_cannot_be_written(args: list[str], faile
     assert [line[: len(failed)] for line in first] == ([failed] if failed else []), done.stderr
 
 
+# The commands whose output the weaver-facade group does not print itself: the kit's, by
+# argparse (through the group too), and the emulator's when run alone.
+OTHER_ENTRIES = [
+    ["weaver-facade", "contract-test", "--help"],
+    [sys.executable, "-m", "weaver_facade.contract", "--help"],
+    [sys.executable, "-m", "weaver_facade.emulator", "--help"],
+]
+
+
+def _entry(args: list[str]) -> list[str]:
+    script = str(Path(sys.executable).with_name("weaver-facade"))
+    return [script if word == "weaver-facade" else word for word in args]
+
+
+@pytest.mark.parametrize("args", OTHER_ENTRIES)
+@pytest.mark.parametrize(
+    ("stdout", "said"),
+    [("full", "No space left on device"), ("closed", "standard output is closed")],
+)
+def test_every_entry_says_that_its_output_was_not_written(
+    args: list[str], stdout: str, said: str
+) -> None:
+    # The kit's --help into a full disk or a closed stdout printed nothing and exited 0
+    # (argparse drops a write that fails); the emulator's, run alone, ended in a traceback
+    # on a full disk and in silence, exit 0, on a closed stdout.
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            _entry(args), stdout=full if stdout == "full" else None, stderr=subprocess.PIPE,
+            text=True, timeout=60, check=False,
+            preexec_fn=_closing_stdout if stdout == "closed" else None,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"error: cannot write the output: {said}\n"
+
+
+def test_the_kits_report_into_a_full_disk_is_one_line_not_a_traceback(
+    emu: RunningEmulator,
+) -> None:
+    env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+    args = [sys.executable, "-m", "weaver_facade.contract", "--only", "lifecycle", "--quick"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            args, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == "error: cannot write the output: No space left on device"
+
+
 def test_an_emulator_started_with_its_stdout_closed_serves() -> None:
     # It died of an AttributeError traceback at start: nothing reads a daemon's ready line.
     with socket.socket() as probe:

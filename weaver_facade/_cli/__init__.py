@@ -12,14 +12,10 @@ click.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import io
-import os
-import sys
 from typing import NoReturn
 
 from .._extras import require
+from .._stdout import output_errors
 
 # What a command group does, in the words of both the top-level --help (which lists the
 # groups without importing them) and the group's own --help, which goes on from there.
@@ -36,41 +32,6 @@ def run_cli() -> NoReturn:
     require("cli", "the weaver-facade command")
     from ..cli import main
 
-    if sys.stdout is None:  # started with it closed (`>&-`): Python gives no stream at all
-        sys.stdout = _ClosedOutput()
-    try:
+    with output_errors():
         main()
-    except OSError as exc:
-        if exc.errno not in _OUTPUT_ERRORS or exc.filename is not None:
-            raise
-        # The output could not be written: a full disk, or a reader that went away.
-        _to_devnull(sys.stdout)  # else the flush at exit fails again, with a traceback
-        if exc.errno != errno.EPIPE:  # a closed pipe needs no word: its reader is gone
-            sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
-        raise SystemExit(1) from None
     raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker
-
-
-# What writing to stdout fails with; a file the command writes names itself (filename).
-_OUTPUT_ERRORS = frozenset(
-    {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
-)
-
-
-class _ClosedOutput(io.TextIOBase):
-    """A closed stdout's stand-in: writing fails as an output error, so that the command
-    exits 1 rather than printing nothing into ``None`` and succeeding."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, s: str) -> int:
-        raise OSError(errno.EBADF, "standard output is closed")
-
-    def fileno(self) -> int:
-        raise OSError(errno.EBADF, "standard output is closed")
-
-
-def _to_devnull(stream: object) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,6 +23,7 @@ from weaver_facade import InvalidArgumentError, ServiceClient
 from .._dest import shown_path
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, EMPTY_FOLDER, Seconds, WholeNumber
 from .._sigterm import interrupted, terminate_as_interrupt
+from .._stdout import output_errors
 from ._artifact_steps import STORAGE_TIMEOUT
 from ._conformance import REQUEST_LIMIT
 from ._findings import SettingNames
@@ -42,7 +43,10 @@ from ._kit import (
 )
 from ._spec import UnusableSpec
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = ["main", "run"]
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -90,6 +94,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, as every other command's usage error, not argparse's usage block.
         self.exit(EXIT_USAGE, f"error: {message} (see '{self.prog} --help')\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse drops a write that fails: --help into a full disk or a closed stdout
+        # printed nothing and exited 0. On stdout it fails as any output does (the entry
+        # point's ``output_errors`` says so); on stderr, as argparse has it.
+        if message and file is not None and file is sys.stdout:
+            print(message, end="", file=file, flush=True)
+        else:
+            super()._print_message(message, file)
 
 
 def parser(prog: str = "contract-test") -> argparse.ArgumentParser:
@@ -249,5 +262,12 @@ def main(argv: list[str] | None = None, *, prog: str = "contract-test") -> int:
     return EXIT_CLEAN
 
 
+def run(prog: str) -> NoReturn:
+    """``main`` as an entry point (``python -m weaver_facade.contract``,
+    ``scripts/contract-test``): its output that cannot be written is one line and exit 1."""
+    with output_errors():
+        sys.exit(main(prog=prog))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run("contract-test")
