@@ -314,7 +314,8 @@ class _LazyGroup(click.Group):
     metavar="N",
     default=4,
     show_default=True,
-    help="Retries of a failed HTTP request (connection errors, 429, 503).",
+    help="Retries of a failed API request (connection errors, 429, 503); a download's "
+    "transfers from storage retry on their own.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress or hints on stderr.")

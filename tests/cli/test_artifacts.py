@@ -1046,3 +1046,33 @@ def test_download_timeout_bounds_the_lookup_of_a_checkpoint_id(
     assert time.monotonic() - started < 10
     assert run.exit_code == 1
     assert "503" in run.stderr
+
+
+_STORAGE_503 = FaultRule(
+    kind="unavailable",
+    rate=0.5,
+    method="GET",
+    route="/storage/artifacts/{artifact_id}/{name}",
+    retry_after=0,
+)
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [{"faults": FaultConfig(rules=(_STORAGE_503,), seed=1)}]
+)
+def test_max_retries_says_that_a_downloads_storage_gets_retry_on_their_own(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    # --max-retries was "Retries of a failed HTTP request": with 0, a download's GETs from
+    # storage still retried (their own count, up to 9 failed attempts in a row), unsaid.
+    ref = saved(cli, model_id)
+    assert cli("checkpoints", "export", ref, "-q").exit_code == 0
+    out = tmp_path / "out"
+    run = cli(
+        "--max-retries", "0", "checkpoints", "download", ref, "-o", str(out),
+        "--max-concurrency", "1",  # the fault draws in one order
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert re.search(r"storage GET \S+ of artifact .*: HTTP 503; retrying", run.stderr)
+    helped = " ".join(cli("--help").stdout.split())
+    assert "a download's transfers from storage retry on their own" in helped
