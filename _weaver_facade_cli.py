@@ -4,10 +4,13 @@ Importing anything of ``weaver_facade`` runs the package's ``__init__`` first,
 a few tenths of a second (httpx, the generated client) in which none of the
 command's code runs yet to catch a Ctrl-C: a traceback, and death by SIGINT.
 This module imports nothing of it, so that an interrupt while the command loads
-ends as one does once it runs: ``error: interrupted`` and exit 130. So does a
+ends as one does once it runs: ``error: interrupted`` (with ``--json``, its JSON
+document on stdout too) and exit 130. So does a
 SIGTERM (a cancelled CI job), which the command takes as a Ctrl-C once it runs.
 """
 
+import contextlib
+import json
 import signal
 import sys
 import threading
@@ -30,5 +33,29 @@ def run() -> None:
 
         run_cli()
     except KeyboardInterrupt:  # later, the command's own handlers turn it into the same
+        if _asks_json(sys.argv[1:]):
+            with contextlib.suppress(OSError, AttributeError, ValueError):  # stdout closed
+                sys.stdout.write(json.dumps({"error": _INTERRUPTED}, indent=2) + "\n")
+                sys.stdout.flush()
         sys.stderr.write("error: interrupted\n")
         raise SystemExit(130) from None
+
+
+# The `--json` document of an interrupt, as the command prints it (``error_payload``).
+_INTERRUPTED = {
+    "type": "KeyboardInterrupt",
+    "message": "interrupted",
+    "code": None,
+    "status_code": None,
+    "request_id": None,
+    "retry_after": None,
+    "operation_id": None,
+    "exit_code": 130,
+}
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether a command line asks for JSON (``--json`` before any ``--``), of a command
+    that prints it (``emulator`` and ``contract-test`` print none)."""
+    words = args[: args.index("--")] if "--" in args else args
+    return "--json" in words and not {"emulator", "contract-test"} & set(words)

@@ -468,6 +468,41 @@ def test_sigterm_while_the_command_loads_exits_130_in_one_line(tmp_path: Path) -
     assert (done.returncode, done.stderr, done.stdout) == (130, "error: interrupted\n", "")
 
 
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (["--json", "models", "list"], True),
+        (["models", "list", "--json"], True),
+        (["models", "list", "--", "--json"], False),  # an argument, not the option
+        (["emulator", "--json"], False),  # which prints no JSON
+    ],
+)
+def test_ctrl_c_while_the_package_loads_gives_json_with_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], wanted: bool
+) -> None:
+    # The console script's own catch said `error: interrupted` alone: a script reading the
+    # JSON of `--json` got nothing to read, as it does from an interrupt a moment later.
+    (tmp_path / "httpx").mkdir()
+    (tmp_path / "httpx" / "__init__.py").write_text(_CTRL_C_ON_IMPORT, encoding="utf-8")
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "WEAVER_BASE_URL": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [str(script), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stderr) == (130, "error: interrupted\n")
+    if not wanted:
+        assert done.stdout == ""
+        return
+
+    def interrupted(name: str, package: str | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    later = invoke(["--json", "models", "list"], NO_SERVER)  # the group's own document
+    assert later.exit_code == 130
+    assert done.stdout == later.stdout
+
+
 def test_ctrl_c_while_a_command_loads_gives_json_with_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
