@@ -60,6 +60,7 @@ from ._cli._state import (
     EXIT_USAGE,
     CliError,
     CliState,
+    dropped_interrupts_unshown,
     error_payload,
 )
 from ._extras import missing_extra_message, missing_module
@@ -357,6 +358,7 @@ def main(
         # close terminates (a cancelled CI job's SIGTERM left it running). Entered before
         # the close is registered, so that it holds during the close too.
         ctx.with_resource(terminate_as_interrupt())
+        ctx.with_resource(dropped_interrupts_unshown())
     ctx.call_on_close(state.close)
 
 

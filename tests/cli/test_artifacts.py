@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from weaver_facade import (
     DownloadTimeoutError,
     InvalidArgumentError,
     OperationHandle,
+    OperationProgress,
     PollPolicy,
     PollSettings,
     ServiceClient,
@@ -280,10 +282,16 @@ def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
     operation_id = lines[0].split(":")[0].removeprefix("operation ")
     assert lines[-1] == f"operation {operation_id}: done"
 
-    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
-        raise KeyboardInterrupt
+    waiting = OperationHandle.watch
 
-    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    def interrupted(
+        self: OperationHandle[Any], timeout: float | None = None
+    ) -> Iterator[OperationProgress]:
+        for change in waiting(self, timeout):
+            yield change
+            raise KeyboardInterrupt  # once the wait has seen it, still exporting
+
+    monkeypatch.setattr(OperationHandle, "watch", interrupted)
     run = cli("checkpoints", "export", ref, "--force")
     assert run.exit_code == 130
     assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr

@@ -7,11 +7,13 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from tests.support.cli import (
 )
 from tests.support.fakeserver import FakeWeaver
 from weaver_facade import (
+    Checkpoint,
     ConversionProgress,
     OperationProgress,
     OperationStatus,
@@ -40,6 +43,8 @@ from weaver_facade import (
     ServiceClient,
     _transport,
 )
+from weaver_facade._cli import checkpoints as cli_checkpoints
+from weaver_facade._cli._output import checkpoint_json
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade.cli import main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
@@ -501,6 +506,62 @@ def test_ctrl_c_while_the_package_loads_gives_json_with_json(
     later = invoke(["--json", "models", "list"], NO_SERVER)  # the group's own document
     assert later.exit_code == 130
     assert done.stdout == later.stdout
+
+
+def _dropping_a_ctrl_c() -> None:
+    """A Ctrl-C while a weakref callback runs (an import's module lock, say): Python prints
+    its KeyboardInterrupt as "Exception ignored" and drops it."""
+
+    class Lock:
+        pass
+
+    lock = Lock()
+    ref = weakref.ref(lock, lambda _: signal.raise_signal(signal.SIGINT))
+    del lock
+    assert ref() is None
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_ctrl_c_python_dropped_ends_the_command_as_interrupted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    # The command went on, printed its table or JSON and exited 0, under a traceback
+    # ("Exception ignored in: ... KeyboardInterrupt"): the user's Ctrl-C did nothing.
+    listed = ServiceClient.supported_models
+
+    def dropping(self: ServiceClient) -> Any:
+        _dropping_a_ctrl_c()
+        return listed(self)
+
+    monkeypatch.setattr(ServiceClient, "supported_models", dropping)
+    run = cli("supported-models", *(["--json"] if as_json else []))
+    assert run.exit_code == 130, run.stdout + run.stderr
+    assert run.stderr == "error: interrupted\n"
+    if as_json:
+        assert run.json()["error"]["exit_code"] == 130
+    else:
+        assert run.stdout == ""
+
+
+def test_a_ctrl_c_python_dropped_after_a_wait_names_no_operation_running(
+    cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dropped once the save was done, it is the command's end that it interrupts: the save
+    # is not said to keep running on the server.
+    shown = checkpoint_json
+
+    def dropping(checkpoint: Checkpoint) -> dict[str, Any]:
+        _dropping_a_ctrl_c()
+        return shown(checkpoint)
+
+    monkeypatch.setattr(cli_checkpoints, "checkpoint_json", dropping)
+    run = cli("checkpoints", "save", model_id, "c1", "--json", "-q")
+    assert run.exit_code == 130, run.stdout + run.stderr
+    assert run.stderr == "error: interrupted\n"
+    assert run.json()["error"]["exit_code"] == 130
+    monkeypatch.undo()
+    listed = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
+    assert [(c["name"], c["status"]) for c in listed] == [("c1", "completed")]
 
 
 def test_ctrl_c_while_a_command_loads_gives_json_with_json(

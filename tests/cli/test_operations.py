@@ -27,6 +27,7 @@ from tests.support.scripted_http import Reply, ScriptedServer, pending
 from tests.support.signals import watched, with_sigint
 from weaver_facade import (
     OperationHandle,
+    OperationProgress,
     PollPolicy,
     RetryPolicy,
     RetrySettings,
@@ -386,11 +387,16 @@ def test_ctrl_c_while_waiting_names_the_operation(
     cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
     operation_id = start_save(cli, model_id, "slow")
+    waiting = OperationHandle.watch
 
-    def interrupted(self: OperationHandle[Any], timeout: float | None = None) -> None:
-        raise KeyboardInterrupt
+    def interrupted(
+        self: OperationHandle[Any], timeout: float | None = None
+    ) -> Iterator[OperationProgress]:
+        for change in waiting(self, timeout):
+            yield change
+            raise KeyboardInterrupt  # once the wait has seen it, still saving
 
-    monkeypatch.setattr(OperationHandle, "result", interrupted)
+    monkeypatch.setattr(OperationHandle, "watch", interrupted)
     run = cli("operations", "wait", operation_id, *(["--json"] if as_json else []))
     assert run.exit_code == 130
     assert run.stderr.splitlines()[-1] == (

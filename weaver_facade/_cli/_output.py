@@ -35,6 +35,7 @@ from .. import (
 )
 from .._result_shape import result_schemas
 from ._progress import columns_given, new_console, pending_reason, printable
+from ._state import not_interrupted
 
 __all__ = [
     "artifact_json",
@@ -247,6 +248,7 @@ def emit_json(data: Any) -> None:
     JSON may carry) is ``null``: Python would write ``NaN``, which no strict JSON
     parser (JavaScript's, Go's, RFC 8259) accepts.
     """
+    not_interrupted()
     click.echo(json.dumps(_finite(data), indent=2, allow_nan=False))
 
 
@@ -255,6 +257,7 @@ def emit_json(data: Any) -> None:
 
 def _console() -> Console:
     # Created per call: it must write to the sys.stdout of the moment (tests swap it).
+    not_interrupted()  # each table's, before it is printed
     stdout = sys.stdout
     if isinstance(stdout, io.TextIOWrapper) and stdout.errors == "strict":
         # A name or message from the server that stdout's encoding cannot carry (an ASCII

@@ -19,12 +19,14 @@ Each error is one line on stderr, ``error: ...``, never a traceback; with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, ParamSpec, TypeVar
 
 import attrs
@@ -51,6 +53,7 @@ from .. import (
 from .._causes import NEVER_REACHED
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
 from .._redact import shown_url
+from .._sigterm import interrupted
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
 
@@ -62,10 +65,12 @@ __all__ = [
     "CliError",
     "CliState",
     "current_state",
+    "dropped_interrupts_unshown",
     "handles_errors",
     "json_option",
     "look_again",
     "looking_again",
+    "not_interrupted",
     "noted",
     "within",
 ]
@@ -475,7 +480,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         state = current_state()
         try:
-            return f(*args, **kwargs)
+            done = f(*args, **kwargs)
         except InvalidInputError as exc:
             raise state.failure(exc, EXIT_USAGE, _as_argued(exc)) from None
         except OperationTimeoutError as exc:
@@ -522,7 +527,10 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             # A create's note in the command line's words ("interrupted while the request
             # to create a model was on its way: ..."), naming the model it may have made.
             message = "; ".join(cli_notes(exc)) or "interrupted"
-            if op is not None:
+            ended = (
+                state.progress.last_status is not None and state.progress.last_status.is_terminal
+            )
+            if op is not None and not ended:  # a wait that ended leaves nothing running
                 message += _keeps_running(op, state)
             payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
             if payload is not None:
@@ -530,5 +538,33 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
         finally:
             state.progress.stop()
+        if interrupted():  # dropped by Python while the output was printed: said after it
+            raise CliError("interrupted", exit_code=EXIT_INTERRUPTED)
+        return done
 
     return wrapper
+
+
+def not_interrupted() -> None:
+    """Raise the ``KeyboardInterrupt`` of a Ctrl-C (or SIGTERM) that Python dropped, before
+    a command prints its result: it ends as interrupted, as the kit's run does."""
+    if interrupted():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def dropped_interrupts_unshown() -> Iterator[None]:
+    """Within a command, a Ctrl-C that Python dropped (raised in a weakref callback, such as
+    an import's module lock's) is not printed as its traceback ("Exception ignored in"):
+    ``_sigterm`` noted it, and the command ends as interrupted, in one line."""
+    shown = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if not (issubclass(unraisable.exc_type, KeyboardInterrupt) and interrupted()):
+            shown(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = shown
