@@ -406,6 +406,7 @@ class _Base(Generic[SleepT, SnapshotT]):
                 raise noted(ClientClosedError(closed), "closed") from exc
             raise noted(connection_error(call.operation, exc), "no reply came") from exc
         except httpx.DecodingError as exc:
+            hide_key(exc)
             raise undecodable(call.operation, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:
             noted(exc, "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled")

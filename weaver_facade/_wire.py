@@ -1018,11 +1018,12 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     return error
 
 
-def hide_key(exc: httpx.TransportError) -> None:
+def hide_key(exc: httpx.RequestError) -> None:
     """Scrub the request's key from ``exc`` and the exceptions behind it (shown in a
     traceback): h11 quotes a malformed reply's line, which a server may have built from
     the request's headers ("illegal header line: bytearray(b'... KEY')"). Their frames go
-    (``sent_frames_dropped``): those that read such a reply hold it in their locals too."""
+    (``sent_frames_dropped``): those that read such a reply hold it in their locals too,
+    as a decoder's hold a body that does not decode (``httpx.DecodingError``)."""
     chain = list(causes(exc))
     for error in chain:
         sent_frames_dropped(error)

@@ -776,6 +776,37 @@ def test_a_reply_not_json_that_echoes_the_key_leaves_it_in_no_exception_behind(
     assert leaks(exception_texts(info.value), (KEY_A,)) == []
 
 
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_reply_that_does_not_decode_leaves_no_secret_in_the_frames(
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # A body that is not the gzip its Content-Encoding says: httpx's decoder raised with
+    # the body in its locals (`data = b'... KEY'`), behind the ResponseValidationError.
+    def echoed(head: str) -> str:
+        body = head.replace("\r\n", " ")
+        return (
+            f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n{body}"
+        )
+
+    options: dict[str, Any] = {"max_retries": 0, "heartbeat_interval": 0}
+    with _answering(echoed) as url:
+        if kind is ServiceClient:
+            with (
+                ServiceClient(url, KEY_A, **options) as service,
+                pytest.raises(WeaverError) as info,
+            ):
+                service.supported_models()
+        else:
+            async with AsyncServiceClient(url, KEY_A, **options) as aservice:
+                with pytest.raises(WeaverError) as info:
+                    await aservice.supported_models()
+    shown = exception_texts(info.value)
+    assert "does not decode" in str(info.value)
+    assert "DecodingError" in shown  # its cause is there
+    assert leaks(shown, (KEY_A,)) == []
+
+
 def test_an_error_quoting_a_reply_that_echoes_secrets_json_escaped_never_shows_them() -> None:
     # A reply that is no Weaver error is quoted in the error. Its JSON wrote the secrets as
     # PHP's json_encode does, the key's / as \/ and the URL password's é as \u00e9: the
