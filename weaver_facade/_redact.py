@@ -49,7 +49,7 @@ def _forms(char: str) -> tuple[list[str], list[str]]:
     code = ord(char)
     utf8 = char.encode("utf-8", "surrogatepass")
     units = [code] if code < 0x10000 else [0xD7C0 + (code >> 10), 0xDC00 + (code & 0x3FF)]
-    plain = [re.escape(char), "".join(f"%(?i:{byte:02x})" for byte in utf8)]
+    plain = ["".join(f"%(?i:{byte:02x})" for byte in utf8)]
     escaped = [
         _ESCAPE.join(f"u(?i:{unit:04x})" for unit in units),
         _ESCAPE.join(f"x(?i:{byte:02x})" for byte in utf8),
@@ -68,6 +68,9 @@ def _forms(char: str) -> tuple[list[str], list[str]]:
         escaped.append(_NAMED[char])
     if char == " ":
         plain.append(r"\+")
+    # As is last: a secret's last character in a form that begins with it (% as %25) must
+    # be taken whole, or what follows it is shown (the 25).
+    plain.append(re.escape(char))
     return plain, escaped
 
 
@@ -95,7 +98,7 @@ def _backslashes(part: str) -> str:
     its end)."""
     run = len(part) - len(part.lstrip("\\"))
     coded_plain, coded_escaped = _forms("\\")
-    coded = _either([*coded_plain[1:], _ESCAPE + _either(coded_escaped)]) + f"{{{run}}}"
+    coded = _either([*coded_plain[:-1], _ESCAPE + _either(coded_escaped)]) + f"{{{run}}}"
     counts = [run << depth for depth in range(_DEEPEST, -1, -1)]
     if run == len(part):
         return _either([*(rf"\\{{{n}}}" for n in counts), coded])
