@@ -398,6 +398,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             extensions = {EXTENSION: options, REFUSED: self.refusing, REACH: reach}
             yield {**call.request, "extensions": extensions}
         except ClientClosedError as exc:  # the retry transport's, which knows only the route
+            sent_frames_dropped(exc)  # held behind ours all the same (``__context__``)
             raise noted(ClientClosedError(f"{call.operation}: {exc}"), "closed") from None
         except httpx.TransportError as exc:
             hide_key(exc)
@@ -415,6 +416,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         except UnicodeEncodeError as exc:
             # JSON goes out as UTF-8, which has no lone surrogates. Raised while the
             # request is built, so nothing was sent.
+            sent_frames_dropped(exc)  # held behind ours too: httpx's frames hold the key
             bad = exc.object[exc.start : exc.end]
             raise InvalidArgumentError(
                 f"{call.operation}: a text argument holds {bad!r}, a lone surrogate, which is "

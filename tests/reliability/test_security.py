@@ -42,6 +42,8 @@ from weaver_facade import (
     AuthenticationError,
     Checkpoint,
     CheckpointPath,
+    ClientClosedError,
+    InvalidArgumentError,
     InvalidInputError,
     NotFoundError,
     OperationFailedError,
@@ -805,6 +807,37 @@ async def test_a_reply_that_does_not_decode_leaves_no_secret_in_the_frames(
     assert "does not decode" in str(info.value)
     assert "DecodingError" in shown  # its cause is there
     assert leaks(shown, (KEY_A,)) == []
+
+
+def test_a_text_that_cannot_be_sent_leaves_no_key_in_the_error_behind() -> None:
+    # A lone surrogate is refused as httpx builds the request, from None: the
+    # UnicodeEncodeError behind it, not shown but held (__context__, which error reporters
+    # may walk), kept httpx's frames, whose `headers` hold the key.
+    url = f"http://127.0.0.1:{closed_port()}"
+    options: dict[str, Any] = {"max_retries": 0, "heartbeat_interval": 0}
+    with (
+        ServiceClient(url, KEY_A, user_metadata={"note": "\ud800"}, **options) as service,
+        pytest.raises(InvalidArgumentError, match="lone surrogate") as info,
+    ):
+        service.create_training_client("base-model")
+    assert isinstance(info.value.__context__, UnicodeEncodeError)  # held
+    assert leaks(exception_texts(info.value), (KEY_A,)) == []
+
+
+def test_a_retry_the_close_stopped_leaves_no_key_in_the_error_behind() -> None:
+    # Closed while a retry waited, from None: the transport's ClientClosedError behind the
+    # call's (held, as above) kept the transport's frames, whose `outcome`, the attempt's
+    # error, quoted the key a malformed reply echoed (h11's "illegal header line").
+    closing: list[ServiceClient] = []
+    with _answering(f"HTTP/1.1 503 No\r\nContent-Length: 0\r\necho {KEY_A}\r\n\r\n") as url:
+        service = ServiceClient(
+            url, KEY_A, heartbeat_interval=0, sleep=lambda _s: closing[0].close()
+        )
+        closing.append(service)
+        with pytest.raises(ClientClosedError, match="not retried") as info:
+            service.supported_models()
+    assert isinstance(info.value.__context__, ClientClosedError)  # held
+    assert leaks(exception_texts(info.value), (KEY_A,)) == []
 
 
 def test_an_error_quoting_a_reply_that_echoes_secrets_json_escaped_never_shows_them() -> None:
