@@ -376,6 +376,12 @@ class _ServiceBase(HasOptions):
         return self
 
     @property
+    def _server(self) -> str:
+        """The base URL without its user info, for what needs no credentials (the frames a
+        traceback shows hold what they are given)."""
+        return str(httpx.URL(self._base_url).copy_with(username=None, password=None))
+
+    @property
     def base_url(self) -> str:
         """The server root requests go to; its user info (``user:password@``) is ``***@``."""
         return shown_url(self._base_url)
@@ -870,9 +876,7 @@ class ServiceClient(_ServiceBase):
         check_callable("sleep", sleep)
         super().__init__(base_url, api_key, **options)
         inner = (
-            ClientTransport(http_client)
-            if http_client is not None
-            else own_transport(self._base_url)
+            ClientTransport(http_client) if http_client is not None else own_transport(self._server)
         )
         wakeup = Wakeup()
         sleep = sleep or wakeup.sleep
@@ -1320,7 +1324,7 @@ class AsyncServiceClient(_ServiceBase):
         inner = (
             AsyncClientTransport(http_client)
             if http_client is not None
-            else own_async_transport(self._base_url)
+            else own_async_transport(self._server)
         )
         wakeup = Wakeup()
         sleep = self._sleep or wakeup.asleep

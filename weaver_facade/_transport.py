@@ -43,7 +43,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import bounded
-from ._causes import bad_host, environment_proxy
+from ._causes import bad_host, causes, environment_proxy
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -669,6 +669,11 @@ def environment_settings() -> Iterator[None]:
         # A proxy URL's user name may be its key (``shown_url``): httpx's URL repr
         # hides only a password.
         said = _USERINFO.sub(r"\1***@", said)
+        for each in causes(exc):  # behind ours all the same (``__context__``)
+            each.__traceback__ = None  # its frames hold the proxy URL (httpx's, ours)
+            each.args = tuple(
+                _USERINFO.sub(r"\1***@", arg) if isinstance(arg, str) else arg for arg in each.args
+            )
         raise InvalidArgumentError(
             f"the environment's TLS or proxy settings cannot be used ({type(exc).__name__}: "
             f"{said}); see SSL_CERT_FILE, SSL_CERT_DIR and the *_PROXY variables"
@@ -719,15 +724,20 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
     """What sends when the user gives no client: httpx's transport, or a client of its
     own when the environment names a proxy for ``url`` (given a transport, httpx
     ignores them). Its close stops its connects' name lookups too (``Lookups``): a call
-    in another thread waiting for one ends at once, as one reading a connection does."""
+    in another thread waiting for one ends at once, as one reading a connection does.
+    ``url`` goes without its user info: a refusal's traceback shows this frame."""
+    with environment_settings():  # which drops the frames below, that hold the proxy URL
+        return _own_transport(url)
+
+
+def _own_transport(url: str | None) -> httpx.BaseTransport:
     lookups = Lookups()
-    with environment_settings():
-        if proxy := _proxy_for(url):
-            client = bound_client(httpx.Client(verify=tls_context()), lookups)
-            return ClientTransport(client, owned=True, proxy=proxy, lookups=lookups)
-        transport = _OwnTransport(lookups, verify=tls_context())
-        bound_by_deadline([transport], lookups)
-        return transport
+    if proxy := _proxy_for(url):
+        client = bound_client(httpx.Client(verify=tls_context()), lookups)
+        return ClientTransport(client, owned=True, proxy=proxy, lookups=lookups)
+    transport = _OwnTransport(lookups, verify=tls_context())
+    bound_by_deadline([transport], lookups)
+    return transport
 
 
 class _OwnTransport(httpx.HTTPTransport):
@@ -745,10 +755,14 @@ class _OwnTransport(httpx.HTTPTransport):
 def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
     """See ``own_transport``."""
     with environment_settings():
-        if proxy := _proxy_for(url):
-            client = httpx.AsyncClient(verify=tls_context())
-            return AsyncClientTransport(client, owned=True, proxy=proxy)
-        return httpx.AsyncHTTPTransport(verify=tls_context())
+        return _own_async_transport(url)
+
+
+def _own_async_transport(url: str | None) -> httpx.AsyncBaseTransport:
+    if proxy := _proxy_for(url):
+        client = httpx.AsyncClient(verify=tls_context())
+        return AsyncClientTransport(client, owned=True, proxy=proxy)
+    return httpx.AsyncHTTPTransport(verify=tls_context())
 
 
 def _read(response: httpx.Response) -> httpx.Response:

@@ -132,10 +132,32 @@ def test_an_unusable_setting_is_a_typed_error_before_any_request(
     for exempt in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(exempt, raising=False)
     monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WEAVER_BASE_URL", "http://u:TOKEN-url@127.0.0.1:9")
     with pytest.raises(InvalidArgumentError, match="environment's TLS or proxy") as refused:
-        kind("http://127.0.0.1:9", "k")
+        kind(api_key="k")
     assert said in str(refused.value)
     assert "TOKEN" not in str(refused.value)
+    # Nor the proxy's or the base URL's credentials in a frame's locals (pytest -l, rich),
+    # the error's or those of the errors behind it (``__context__``: error reporters walk
+    # it), nor in those errors' words.
+    shown: list[object] = [entry.frame.f_locals for entry in refused.traceback[1:]]  # not ours
+    behind = refused.value.__context__
+    while behind is not None:
+        shown.append(behind.args)
+        tb = behind.__traceback__
+        while tb is not None:
+            shown.append(tb.tb_frame.f_locals)
+            tb = tb.tb_next
+        behind = behind.__cause__ or behind.__context__
+    assert len(shown) > 1  # the frames of the client's own code are there
+    assert [each for each in shown if "TOKEN" in _repr(each)] == []
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # a half-made object's (httpx's Proxy)
+        return f"<repr failed: {exc!r}>"
 
 
 def test_the_command_line_says_which_setting_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
