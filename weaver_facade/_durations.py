@@ -56,6 +56,11 @@ class Durations:
         with self._lock:
             self._seen.setdefault(key, collections.deque(maxlen=HISTORY)).append(bracket)
 
+    def clear(self) -> None:
+        """Forget every bracket: they count from a start the next ones will not."""
+        with self._lock:
+            self._seen.clear()
+
     def expected(self, key: Hashable) -> Bracket | None:
         """Where the next operation of ``key`` should end, or ``None`` with no history.
 

@@ -343,8 +343,9 @@ class PollSettings:
             time waited so far (but at least ``min_interval``, and while pending at
             least until the end of the queue the server announced in
             ``pending_info.wait_seconds`` once it counts down, up to ``max_backoff``:
-            an estimate may be pessimistic), so the end of an operation is seen at most
-            this fraction of its duration late.
+            an estimate may be pessimistic, and none is trusted once one proved so:
+            ``PollPolicy.countdowns_pessimistic``), so the end of an operation is seen
+            at most this fraction of its duration late.
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
@@ -416,6 +417,10 @@ class PollPolicy:
         #: later looks read the model's list at once.
         self.checkpoint_by_id_supported: bool | None = None
         self.checkpoint_by_id_misses = 0
+        #: Whether a countdown of ``pending_info.wait_seconds`` proved pessimistic (an
+        #: operation was done by the start it announced): later waits trust none, and time
+        #: their polls by recent durations counted from when each operation was first seen.
+        self.countdowns_pessimistic = False
         #: How long recent operations took, per (model id, kind): see ``_durations``.
         self.durations: Durations = Durations()
 
@@ -468,6 +473,7 @@ class Poller:
         # Times below are seconds since the operation started on the server, as well as
         # we know: since it was first seen, or the end of the queue the server announced.
         self._start = self.started if origin is None else origin
+        self._seen = self._start  # when it was first seen unfinished
         self._queued_until = self._start  # pending until then, by the server's last word
         # The last (time, ``wait_seconds``) seen, which the next one is checked against.
         self._said = None if queued is None else (self._start, queued)
@@ -553,11 +559,22 @@ class Poller:
         now = self._clock()
         self._final_5xx = 0
         if terminal:
-            # Only what this wait saw (the ``_durations`` docstring says why); nothing of
-            # one done before the start a countdown announced, when it began is unknown.
-            if succeeded and self._key is not None and self._start <= now:
-                lo = max(self._unfinished_at - self._start, 0.0)
-                self._policy.durations.record(self._key, Bracket(lo, now - self._start))
+            # Only what this wait saw (the ``_durations`` docstring says why).
+            if succeeded and self._key is not None:
+                start, announced = self._start, self._queued_until
+                slack = self._policy.settings.min_interval  # a sleep may land that late
+                if announced > self._unfinished_at and self._poll_started <= announced + slack:
+                    # Done by the start its countdown announced: the countdown was
+                    # pessimistic, and would delay every wait of a loop as much. Its
+                    # duration counts from when it was first seen, as every later one's,
+                    # not from a start a countdown moved, as the ones before may.
+                    if not self._policy.countdowns_pessimistic:
+                        self._policy.countdowns_pessimistic = True
+                        self._policy.durations.clear()
+                    start = self._seen
+                if start <= now:
+                    lo = max(self._unfinished_at - start, 0.0)
+                    self._policy.durations.record(self._key, Bracket(lo, now - start))
             return
         left = self._time_left(now, queued)
         # Not counted down now (running, say): it may have started, by now at the latest.
@@ -588,7 +605,7 @@ class Poller:
     def _time_left(self, now: float, said: float | None) -> float:
         """The seconds before the start that ``said`` tells (see ``on_reply``), or 0."""
         last, self._said = self._said, None if said is None else (now, said)
-        if said is None or last is None:
+        if said is None or last is None or self._policy.countdowns_pessimistic:
             return 0.0
         drop, passed = last[1] - said, now - last[0]
         return said if drop > 0 and abs(drop - passed) <= 1.0 + passed / 4 else 0.0

@@ -385,3 +385,48 @@ def test_on_a_server_whose_operations_advance_when_polled_the_waits_grow() -> No
             waits.append(clock.now - begin)
     assert set(fake.gets.values()) == {2}  # each seen at its second GET
     assert waits[-1] > 10 * waits[0], waits
+
+
+class OverestimatingWeaver(QueuedWeaver):
+    """Announces ``factor`` times the real queue: three times the time left
+    (``counts="scaled"``), or three times the whole queue, counted down as time passes
+    (``counts="fixed"``), so that the operation is done before the start it announced."""
+
+    factor = 3.0
+
+    def said(self, waited: float) -> float:
+        if self.counts == "scaled":
+            return self.factor * (self.queue - waited)
+        return self.factor * self.queue - waited
+
+
+@pytest.mark.parametrize("counts", ["scaled", "fixed"])
+@pytest.mark.parametrize("queue", [2.0, 6.0])
+def test_a_countdown_that_proved_pessimistic_no_longer_delays_a_loop(
+    counts: str, queue: float
+) -> None:
+    # Each operation, done before the start its countdown announced, recorded no duration,
+    # so the next ones had nothing but the countdown to go on: each slept it out, up to
+    # max_backoff, and was seen seconds late (2.3 s operations 4 to 8 s late), step after
+    # step, where the official SDK's schedule is at most 1.2 s late.
+    clock = FakeClock()
+    fake = OverestimatingWeaver(clock, queue, 0.3, counts)
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
+    gets: list[int] = []
+    lags: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(6):
+            fake.requests.clear()
+            handle = trainer.optim_step(wait=False)
+            handle.result(timeout=600)
+            gets.append(len(fake.sent("GET")))
+            lags.append(clock.now - fake.ends[handle.id])
+    took = queue + 0.3
+    # The first is late by the estimate, up to max_backoff (the README's bound); once the
+    # countdown proved pessimistic, the loop's own durations time the polls, as any loop's,
+    # narrowing down the wide bracket of the first (polled before and after the estimate
+    # alone): soon once or twice, and seen no later than the official schedule sees them.
+    assert max(lags) <= PollSettings().max_backoff, lags
+    assert max(gets[2:]) <= 2, gets
+    assert max(lags[3:]) <= official(took)[1], lags
