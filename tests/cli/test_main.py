@@ -33,13 +33,14 @@ from tests.support.cli import (
     shown_whole,
     train_model,
 )
-from tests.support.fakeserver import FakeWeaver
+from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
 from weaver_facade import (
     Checkpoint,
     ConversionProgress,
     OperationProgress,
     OperationStatus,
     PendingInfo,
+    PollPolicy,
     ServiceClient,
     _transport,
 )
@@ -864,6 +865,55 @@ def test_the_spinner_s_time_counts_from_a_change_it_shows(
         progress.stop()
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())
     assert "operation op-7: running (converted 0 files, 0.0 MiB) [5 s]" in shown, shown
+
+
+class WaitedWeaver(FakeWeaver):
+    """Operations pending for 3 s of ``clock``, their ``wait_seconds`` the time already
+    waited (as the official SDK reads it), then done."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.submitted: dict[str, float] = {}
+        self.said: list[float] = []  # each wait_seconds sent
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        op_id = super()._start(kind, model_id, result).json()["id"]
+        self.submitted[op_id] = self.clock.now
+        return self._get_operation(op_id)
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        waited = self.clock.now - self.submitted[op_id]
+        body = self._operation_json(op_id, done=waited >= 3.0)
+        if waited < 3.0:
+            self.said.append(round(waited, 1))
+            body["pending_info"]["wait_seconds"] = self.said[-1]
+        return json_reply(200, body)
+
+
+def test_the_spinner_shows_the_wait_seconds_last_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new wait_seconds alone is no change, so the spinner kept the one of the last change
+    # for the whole wait: `wait_seconds 0.0 [2 s]` where the server had said 2.0 (it counts
+    # the time waited), or an estimate counted down frozen beside the time passing.
+    monkeypatch.setenv("TERM", "xterm")
+    clock = FakeClock()
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    progress = Progress(console=console, clock=clock)
+    fake = WaitedWeaver(clock)
+    shown: list[tuple[str, float]] = []  # (the spinner's line, the last wait_seconds sent)
+
+    def sleep(seconds: float) -> None:
+        frame = io.StringIO()
+        Console(file=frame, width=200).print(spinner(progress).renderable)
+        shown.append((frame.getvalue().strip(), fake.said[-1]))
+        clock.sleep(seconds)
+
+    with service(fake, sleep=sleep, poll=PollPolicy(clock=clock)) as svc, progress.active():
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        progress.follow(handle, 60)
+    assert len(set(fake.said)) > 3, fake.said
+    for line, said in shown:
+        assert f"wait_seconds {said:.1f})" in line, shown
 
 
 def test_a_closed_stderr_shows_nothing_and_breaks_nothing(

@@ -3,7 +3,9 @@
 On a terminal a rich spinner shows the status and the server's
 ``pending_info``; otherwise (a pipe, a CI log) each change is one plain line.
 Both follow ``OperationHandle.watch()``, which yields only changes (status,
-pending info, polls failing and recovering), so nothing here polls or repeats.
+pending info, polls failing and recovering), so nothing here polls or repeats;
+the spinner reads the handle's last ``wait_seconds`` at each redraw, since a new
+one alone is no change.
 
 Retries are shown too: every WARNING record of the ``weaver_facade`` logger
 (one per retry) is one line on stderr, unless ``-q``; ``WEAVER_LOG=debug`` or
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import click
 
 from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
@@ -184,18 +187,48 @@ def show_retries(*, quiet: bool) -> Callable[[], None]:
 
 
 class _Line:
-    """The spinner's text, with the seconds since it last changed, counted at each redraw."""
+    """The spinner's text, with the seconds since it last changed, counted at each redraw;
+    ``fresh``, if given, gives the text anew at each redraw."""
 
-    def __init__(self, text: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, text: str, clock: Callable[[], float], fresh: Callable[[], str] | None = None
+    ) -> None:
         self.text = text
         self._clock = clock
         self._since = clock()
+        self._fresh = fresh
 
     def __rich__(self) -> Text:
         from rich.text import Text
 
+        text = self.text if self._fresh is None else self._fresh()
         # Text, not a str: a server's message must not be read as rich markup.
-        return Text(f"{self.text} [{self._clock() - self._since:.0f} s]")
+        return Text(f"{text} [{self._clock() - self._since:.0f} s]")
+
+
+def _as_last_sent(
+    progress: OperationProgress, shown: PendingInfo, handle: OperationHandle[Any]
+) -> Callable[[], str]:
+    """``progress``'s line (pending for ``shown``) with the ``wait_seconds`` of the
+    handle's last reply: a new one alone is no change, so the change's own stayed on
+    screen for the whole wait (the time already waited, frozen at 0.0; an estimate
+    counted down, frozen too)."""
+    reason = attrs.evolve(shown, wait_seconds=None)
+    last = [shown]
+
+    def text() -> str:
+        # Read in rich's thread; a reply of another status or reason is a change, shown next
+        # (until then, the last of this one stays).
+        info = handle.pending_info
+        if (
+            info is not None
+            and handle.status is progress.status
+            and attrs.evolve(info, wait_seconds=None) == reason
+        ):
+            last[0] = info
+        return printable(describe(attrs.evolve(progress, pending_info=last[0])))
+
+    return text
 
 
 class Progress:
@@ -221,6 +254,7 @@ class Progress:
         self._status: Status | None = None
         self._active = False
         self._shown: str | None = None  # the line shown last, not shown again
+        self._following: OperationHandle[Any] | None = None  # the handle ``follow`` waits for
         #: The last operation reported, named when a wait is interrupted.
         self.last_operation_id: str | None = None
         #: Its last status seen, ``None`` before its first change.
@@ -246,8 +280,12 @@ class Progress:
     def follow(self, handle: OperationHandle[Any], timeout: float | None) -> None:
         """Wait for ``handle`` (up to ``timeout`` seconds), showing each change."""
         self.last_operation_id = handle.id  # named on Ctrl-C even before its first change
-        for change in handle.watch(timeout):
-            self(change)
+        self._following = handle
+        try:
+            for change in handle.watch(timeout):
+                self(change)
+        finally:
+            self._following = None
 
     def __call__(self, progress: OperationProgress) -> None:
         if not self._active:
@@ -269,7 +307,11 @@ class Progress:
         if console is None:
             to_stderr(text)
         else:
-            line = _Line(text, self._clock)
+            fresh = None
+            handle, info = self._following, progress.pending_info
+            if handle is not None and info is not None and progress.poll_error is None:
+                fresh = _as_last_sent(progress, info, handle)
+            line = _Line(text, self._clock, fresh)
             if self._status is None:
                 self._status = console.status(line, spinner="dots")
                 self._status.start()
