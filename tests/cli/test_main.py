@@ -47,6 +47,7 @@ from weaver_facade import (
 from weaver_facade._cli import checkpoints as cli_checkpoints
 from weaver_facade._cli._output import checkpoint_json
 from weaver_facade._cli._progress import Progress, describe
+from weaver_facade._cli._state import CliState
 from weaver_facade.cli import main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
@@ -563,6 +564,24 @@ def test_a_ctrl_c_python_dropped_after_a_wait_names_no_operation_running(
     monkeypatch.undo()
     listed = cli("checkpoints", "list", model_id, "--json").json()["checkpoints"]
     assert [(c["name"], c["status"]) for c in listed] == [("c1", "completed")]
+
+
+def test_a_ctrl_c_python_dropped_in_the_close_ends_the_command_as_interrupted(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once the command had printed, its close (the client's) is still to come: a Ctrl-C
+    # dropped there was hidden from view and the command exited 0, as if none came.
+    closing = CliState.close
+
+    def dropping(self: CliState) -> None:
+        closing(self)
+        _dropping_a_ctrl_c()
+
+    monkeypatch.setattr(CliState, "close", dropping)
+    run = cli("supported-models")
+    assert run.exit_code == 130, run.stdout + run.stderr
+    assert run.stderr == "error: interrupted\n"
+    assert "weaver-tiny" in run.stdout  # printed before it came
 
 
 def test_ctrl_c_while_a_command_loads_gives_json_with_json(

@@ -568,3 +568,7 @@ def dropped_interrupts_unshown() -> Iterator[None]:
         yield
     finally:
         sys.unraisablehook = shown
+    # Reached on a success alone (click closes the context before it exits 0): one dropped
+    # in the close, which comes after ``handles_errors`` looked, ends it too.
+    if interrupted():
+        raise CliError("interrupted", exit_code=EXIT_INTERRUPTED)
