@@ -54,8 +54,18 @@ _INTERRUPTED = {
 }
 
 
+# The commands that print no JSON (the group refuses their --json), and the group's
+# options that take a value, which is no command's name.
+_NO_JSON = frozenset({"emulator", "contract-test"})
+_VALUED = frozenset({"--base-url", "--api-key", "--max-retries"})
+
+
 def _asks_json(args: list[str]) -> bool:
-    """Whether a command line asks for JSON (``--json`` before any ``--``), of a command
-    that prints it (``emulator`` and ``contract-test`` print none)."""
+    """Whether a command line asks for JSON (``--json`` before any ``--``) of a command that
+    prints it: not ``emulator`` or ``contract-test`` named as the command (the first word
+    that is no option or option's value), as an argument may be (``checkpoints show
+    emulator``)."""
     words = args[: args.index("--")] if "--" in args else args
-    return "--json" in words and not {"emulator", "contract-test"} & set(words)
+    values = {i + 1 for i, word in enumerate(words) if word in _VALUED}
+    named = [word for i, word in enumerate(words) if not word.startswith("-") and i not in values]
+    return "--json" in words and not (named and named[0] in _NO_JSON)

@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+import _weaver_facade_cli
 from tests.support.cli import (
     API_KEY,
     Cli,
@@ -48,7 +49,7 @@ from weaver_facade._cli import checkpoints as cli_checkpoints
 from weaver_facade._cli._output import checkpoint_json
 from weaver_facade._cli._progress import Progress, describe
 from weaver_facade._cli._state import CliState
-from weaver_facade.cli import main
+from weaver_facade.cli import _NOT_FOR, main
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
 EMULATOR = [sys.executable, "-m", "weaver_facade.emulator", "--port", "0"]
@@ -482,6 +483,8 @@ def test_sigterm_while_the_command_loads_exits_130_in_one_line(tmp_path: Path) -
         (["models", "list", "--json"], True),
         (["models", "list", "--", "--json"], False),  # an argument, not the option
         (["emulator", "--json"], False),  # which prints no JSON
+        (["--json", "checkpoints", "show", "emulator", "--model", "m"], True),  # a name
+        (["--base-url", "http://127.0.0.1:9", "contract-test", "--json"], False),
     ],
 )
 def test_ctrl_c_while_the_package_loads_gives_json_with_json(
@@ -508,6 +511,15 @@ def test_ctrl_c_while_the_package_loads_gives_json_with_json(
     later = invoke(["--json", "models", "list"], NO_SERVER)  # the group's own document
     assert later.exit_code == 130
     assert done.stdout == later.stdout
+
+
+def test_the_console_script_knows_the_groups_words() -> None:
+    # Its copies (it imports nothing of the package): the commands whose --json the group
+    # refuses, and the group's options that take a value.
+    refusing = frozenset(c for c, refused in _NOT_FOR.items() if "as_json" in refused)
+    options = [p for p in main.params if isinstance(p, click.Option) and not p.is_flag]
+    valued = frozenset(name for option in options for name in option.opts)
+    assert (refusing, valued) == (_weaver_facade_cli._NO_JSON, _weaver_facade_cli._VALUED)
 
 
 def _dropping_a_ctrl_c() -> None:
