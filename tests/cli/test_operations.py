@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
 from tests.support.fakeserver import FakeClock, FakeWeaver, artifact_json, checkpoint_json
 from tests.support.fakeserver import service as fake_service
-from tests.support.scripted_http import Reply, ScriptedServer, pending
+from tests.support.scripted_http import Reply, ScriptedServer, pending, unavailable
 from tests.support.signals import watched, with_sigint
 from weaver_facade import (
     OperationHandle,
@@ -834,6 +834,28 @@ def test_a_wait_polls_again_after_a_500_the_server_calls_final() -> None:
     assert run.exit_code == 0, run.output
     assert "polls failing: HTTP 500 (internal); retrying" in run.stderr
     assert polls["n"] == 3
+
+
+def test_max_retries_says_that_a_waits_polls_go_on_through_failed_ones() -> None:
+    # --max-retries was said to count the retries of each API request, a download's
+    # transfers apart: with 0, a wait still polled again after each failed poll, unsaid.
+    polls = {"n": 0}
+
+    def answer(method: str, path: str) -> Reply:
+        polls["n"] += 1
+        if polls["n"] in (2, 3):
+            return unavailable("0")
+        if polls["n"] == 1:
+            return pending("op-1")
+        return done_with(checkpoint_json("m-1", "c"))(method, path)
+
+    with cli_against(answer) as runner:
+        run = runner.invoke(main, ["--max-retries", "0", "operations", "wait", "op-1"])
+        helped = " ".join(runner.invoke(main, ["--help"]).stdout.split())
+    assert run.exit_code == 0, run.output
+    assert "polls failing: HTTP 503 (unavailable); retrying" in run.stderr
+    assert polls["n"] == 4
+    assert "a wait polls on through failed polls until its --timeout" in helped
 
 
 @pytest.mark.parametrize("emulator_config", [{"extensions": "none"}])
