@@ -522,6 +522,18 @@ def test_the_console_script_knows_the_groups_words() -> None:
     assert (refusing, valued) == (_weaver_facade_cli._NO_JSON, _weaver_facade_cli._VALUED)
 
 
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler, as a command's process has: the command line notes a
+    Ctrl-C only then (``_sigterm``), and an earlier test of this worker may have left
+    another (an event loop's runner that another test's plugin kept open, say)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _dropping_a_ctrl_c() -> None:
     """A Ctrl-C while a weakref callback runs (an import's module lock, say): Python prints
     its KeyboardInterrupt as "Exception ignored" and drops it."""
@@ -536,6 +548,7 @@ def _dropping_a_ctrl_c() -> None:
 
 
 @pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_a_ctrl_c_python_dropped_ends_the_command_as_interrupted(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
@@ -557,6 +570,7 @@ def test_a_ctrl_c_python_dropped_ends_the_command_as_interrupted(
         assert run.stdout == ""
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_a_ctrl_c_python_dropped_after_a_wait_names_no_operation_running(
     cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -578,6 +592,7 @@ def test_a_ctrl_c_python_dropped_after_a_wait_names_no_operation_running(
     assert [(c["name"], c["status"]) for c in listed] == [("c1", "completed")]
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_a_ctrl_c_python_dropped_in_the_close_ends_the_command_as_interrupted(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
