@@ -14,6 +14,7 @@ import itertools
 import math
 import random
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ import pytest
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service, wait_out
 from weaver_facade import PollPolicy, PollSettings
 from weaver_facade._durations import Bracket, Durations, next_poll
-from weaver_facade._operations import Sleep
+from weaver_facade._operations import Poller, Sleep
 
 OFFICIAL_INTERVALS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -238,20 +239,9 @@ def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff(
     if history:
         policy.long_poll_supported = False
         policy.durations.record(("m", "save_checkpoint"), Bracket(0.98, 1.0))
-    started = clock.now
     poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
-    while True:
-        step = poller.next_step()
-        if isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            continue
-        clock.now += 0.005
-        waited = clock.now - started
-        if waited >= 2.0:
-            poller.on_reply(terminal=True)
-            break
-        poller.on_reply(terminal=False, queued=30.0 - waited)  # a countdown, trusted
-    assert clock.now - started - 2.0 <= PollSettings().max_backoff + 0.1, clock.sleeps
+    seen = _seen_done(clock, poller, 2.0, lambda waited: 30.0 - waited)  # a countdown, trusted
+    assert seen - 2.0 <= PollSettings().max_backoff + 0.1, clock.sleeps
 
 
 def test_an_operation_seen_running_is_no_longer_held_by_its_countdown() -> None:
@@ -261,8 +251,17 @@ def test_an_operation_seen_running_is_no_longer_held_by_its_countdown() -> None:
     clock = FakeClock()
     policy = PollPolicy(PollSettings(), clock=clock)
     policy.durations.record(("m", "save_checkpoint"), Bracket(4.9, 5.0))
-    started = clock.now
     poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
+    seen = _seen_done(clock, poller, 17.0, lambda waited: None if waited >= 12 else 30 - waited)
+    assert seen - 17.0 <= PollSettings().max_backoff, clock.sleeps
+
+
+def _seen_done(
+    clock: FakeClock, poller: Poller, done: float, queued: Callable[[float], float | None]
+) -> float:
+    """Seconds from now until ``poller``'s polls, answered at once, see an operation done
+    ``done`` s from now; before, each reply says ``queued(seconds waited)``."""
+    started = clock.now
     while True:
         step = poller.next_step()
         if isinstance(step, Sleep):
@@ -270,11 +269,10 @@ def test_an_operation_seen_running_is_no_longer_held_by_its_countdown() -> None:
             continue
         clock.now += 0.005
         waited = clock.now - started
-        if waited >= 17.0:
+        if waited >= done:
             poller.on_reply(terminal=True)
-            break
-        poller.on_reply(terminal=False, queued=None if waited >= 12.0 else 30.0 - waited)
-    assert clock.now - started - 17.0 <= PollSettings().max_backoff, clock.sleeps
+            return waited
+        poller.on_reply(terminal=False, queued=queued(waited))
 
 
 @pytest.mark.parametrize(("queue", "duration"), [(1.0, 14.0), (8.0, 10.0), (5.0, 20.0)])
