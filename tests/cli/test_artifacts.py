@@ -11,7 +11,6 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import attrs
 import httpx
 import pytest
 
-from tests.support.cli import API_KEY, Cli, invoke
+from tests.support.cli import API_KEY, Cli, ctrl_c_after_the_first_change, invoke
 from tests.support.fakeserver import (
     CHECKPOINT,
     EXPORT,
@@ -38,7 +37,6 @@ from weaver_facade import (
     DownloadTimeoutError,
     InvalidArgumentError,
     OperationHandle,
-    OperationProgress,
     PollPolicy,
     PollSettings,
     ServiceClient,
@@ -282,16 +280,7 @@ def test_waiting_for_an_export_shows_its_progress_and_names_it_on_ctrl_c(
     operation_id = lines[0].split(":")[0].removeprefix("operation ")
     assert lines[-1] == f"operation {operation_id}: done"
 
-    waiting = OperationHandle.watch
-
-    def interrupted(
-        self: OperationHandle[Any], timeout: float | None = None
-    ) -> Iterator[OperationProgress]:
-        for change in waiting(self, timeout):
-            yield change
-            raise KeyboardInterrupt  # once the wait has seen it, still exporting
-
-    monkeypatch.setattr(OperationHandle, "watch", interrupted)
+    ctrl_c_after_the_first_change(monkeypatch)  # still exporting
     run = cli("checkpoints", "export", ref, "--force")
     assert run.exit_code == 130
     assert "keeps running on the server (`weaver-facade operations wait op-" in run.stderr

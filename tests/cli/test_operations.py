@@ -20,7 +20,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.support.cli import API_KEY, OPERATION_KEYS, Cli
+from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, ctrl_c_after_the_first_change
 from tests.support.fakeserver import FakeClock, FakeWeaver, artifact_json, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending, unavailable
@@ -387,16 +387,7 @@ def test_ctrl_c_while_waiting_names_the_operation(
     cli: Cli, model_id: str, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
     operation_id = start_save(cli, model_id, "slow")
-    waiting = OperationHandle.watch
-
-    def interrupted(
-        self: OperationHandle[Any], timeout: float | None = None
-    ) -> Iterator[OperationProgress]:
-        for change in waiting(self, timeout):
-            yield change
-            raise KeyboardInterrupt  # once the wait has seen it, still saving
-
-    monkeypatch.setattr(OperationHandle, "watch", interrupted)
+    ctrl_c_after_the_first_change(monkeypatch)  # still saving
     run = cli("operations", "wait", operation_id, *(["--json"] if as_json else []))
     assert run.exit_code == 130
     assert run.stderr.splitlines()[-1] == (
@@ -646,7 +637,7 @@ def test_the_clis_retry_rules_are_the_facades() -> None:
 
 
 def test_outage_and_recovery_lines() -> None:
-    from weaver_facade import OperationProgress, OperationStatus
+    from weaver_facade import OperationStatus
     from weaver_facade._cli._progress import describe
 
     lost = OperationProgress(

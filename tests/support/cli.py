@@ -10,9 +10,10 @@ from typing import Any
 
 import attrs
 import click
+import pytest
 from click.testing import CliRunner
 
-from weaver_facade import ServiceClient, datum_from_tokens
+from weaver_facade import OperationHandle, OperationProgress, ServiceClient, datum_from_tokens
 from weaver_facade.cli import main
 
 API_KEY = "cli-secret-key-5b2e77"
@@ -93,3 +94,17 @@ def shown_whole(value: str, output: str) -> bool:
     """Whether ``value`` stands whole on one line of ``output`` (not cut, not broken)."""
     word = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
     return any(re.search(word, line) for line in output.splitlines())
+
+
+def ctrl_c_after_the_first_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C once a wait has seen its operation, still running."""
+    waiting = OperationHandle.watch
+
+    def interrupted(
+        self: OperationHandle[Any], timeout: float | None = None
+    ) -> Iterator[OperationProgress]:
+        for change in waiting(self, timeout):
+            yield change
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(OperationHandle, "watch", interrupted)
