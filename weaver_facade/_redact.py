@@ -59,7 +59,9 @@ def _forms(char: str) -> tuple[list[str], list[str]]:
             f"(?:{re.escape(chr(b))}|{_ESCAPE}(?:u(?i:{b:04x})|x(?i:{b:02x})))" for b in utf8[1:]
         )
         plain.append(re.escape(chr(utf8[0])) + rest)
-        escaped.append(f"u(?i:{utf8[0]:04x}){rest}")
+        # First: Â and Ã are their own first byte, whose \u00c3 alone would end the place
+        # before the rest (\u0083), shown after it.
+        escaped.insert(0, f"u(?i:{utf8[0]:04x}){rest}")
     if code < 0x100:
         escaped.append(f"x(?i:{code:02x})")
     elif code >= 0x10000:

@@ -71,6 +71,16 @@ def test_a_secret_ending_in_a_percent_sign_is_hidden_whole_in_a_url() -> None:
         assert redact(f"cursor={text}&x=1", secret) == f"cursor={KEY_PLACEHOLDER}&x=1", text
 
 
+def test_a_secret_ending_in_a_latin_1_lead_byte_is_hidden_whole_when_escaped() -> None:
+    # Ã (C3) is the first of its own UTF-8 bytes (C3 83) read as Latin-1: escaped, \u00c3
+    # alone ended the place before the \u0083 of the echo, which was shown after it.
+    for secret in ("pw-0123456789-\u00c3", "pw-0123456789-\u00c2"):
+        read = secret.encode().decode("latin-1")
+        for text in (json.dumps(read), repr(json.dumps(read))):
+            hidden = redact(f"bad password {text}!", secret)
+            assert f'{KEY_PLACEHOLDER}"' in hidden, hidden  # the quote closes right after it
+
+
 def test_a_key_is_hidden_as_any_json_text_escapes_it() -> None:
     # JSON may write any character of a string as an escape, and servers do: Python's
     # json.dumps \u00e9 for é, PHP's json_encode that and \/ for /, Go's \u0026 for &,
