@@ -346,11 +346,16 @@ class FakeClock:
 
 
 def wait_out(
-    poller: Poller, clock: FakeClock, duration: float, *, reply: float = 0.005, queued: float = 0.0
+    poller: Poller,
+    clock: FakeClock,
+    duration: float,
+    *,
+    reply: float = 0.005,
+    queued: float | Callable[[float], float | None] = 0.0,
 ) -> float:
     """Drive ``poller`` through an operation that ends ``duration`` s after the wait
     starts, on ``clock``; each poll is answered in ``reply`` s, pending ``queued`` s more
-    by the server's word. The time the wait took."""
+    by the server's word (or ``queued(seconds waited)``). The time the wait took."""
     started = clock.now
     while True:
         step = poller.next_step()
@@ -361,7 +366,8 @@ def wait_out(
         if clock.now - started >= duration:
             poller.on_reply(terminal=True)
             return clock.now - started
-        poller.on_reply(terminal=False, queued=queued)
+        waited = clock.now - started
+        poller.on_reply(terminal=False, queued=queued(waited) if callable(queued) else queued)
 
 
 @contextmanager

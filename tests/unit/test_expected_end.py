@@ -14,7 +14,6 @@ import itertools
 import math
 import random
 import statistics
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ import pytest
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service, wait_out
 from weaver_facade import PollPolicy, PollSettings
 from weaver_facade._durations import Bracket, Durations, next_poll
-from weaver_facade._operations import Poller, Sleep
+from weaver_facade._operations import Sleep
 
 OFFICIAL_INTERVALS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -68,22 +67,31 @@ class TimedWeaver(FakeWeaver):
         return json_reply(200, body)
 
 
+def _stepped(
+    fake: TimedWeaver, clock: FakeClock, poll: PollPolicy, steps: int
+) -> tuple[list[int], list[float]]:
+    """The GETs of each of ``steps`` optimizer steps waited for in turn, and how long after
+    its end each was seen done."""
+    gets: list[int] = []
+    lags: list[float] = []
+    with service(fake, poll=poll, sleep=clock.sleep) as svc:
+        trainer = svc.create_training_client("weaver-tiny")
+        for _ in range(steps):
+            fake.requests.clear()
+            handle = trainer.optim_step(wait=False)
+            handle.result(timeout=600)
+            gets.append(len(fake.sent("GET")))
+            lags.append(clock.now - fake.ends[handle.id])
+    return gets, lags
+
+
 @pytest.mark.parametrize("duration", [0.2, 1.0, 5.0])
 def test_a_loop_without_long_poll_beats_the_official_schedule(duration: float) -> None:
     random.seed(7)
     clock = FakeClock()
     fake = TimedWeaver(clock, duration)
     poll = PollPolicy(PollSettings(), clock=clock, rng=random.random)
-    gets: list[int] = []
-    lags: list[float] = []
-    with service(fake, poll=poll, sleep=clock.sleep) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        for _ in range(10):
-            fake.requests.clear()
-            handle = trainer.optim_step(wait=False)
-            handle.result(timeout=600)
-            gets.append(len(fake.sent("GET")))
-            lags.append(clock.now - fake.ends[handle.id])
+    gets, lags = _stepped(fake, clock, poll, 10)
     official_gets, official_lag = official(duration)
     assert statistics.mean(gets) <= official_gets + 1, gets
     assert statistics.median(lags) <= official_lag / 4, lags
@@ -141,16 +149,7 @@ def test_a_queued_operation_is_seen_ending_in_time_whatever_wait_seconds_means(
     clock = FakeClock()
     fake = QueuedWeaver(clock, queue, duration, counts)
     poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
-    gets: list[int] = []
-    lags: list[float] = []
-    with service(fake, poll=poll, sleep=clock.sleep) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        for _ in range(4):
-            fake.requests.clear()
-            handle = trainer.optim_step(wait=False)
-            handle.result(timeout=600)
-            gets.append(len(fake.sent("GET")))
-            lags.append(clock.now - fake.ends[handle.id])
+    gets, lags = _stepped(fake, clock, poll, 4)
     took = queue + duration
     assert lags[0] <= 0.2 * took + PollSettings().min_interval, lags  # backoff_ratio
     # Near the expected end; while the queue counts down, also once to see it do so, and
@@ -240,7 +239,7 @@ def test_a_pessimistic_queue_estimate_delays_the_end_by_at_most_max_backoff(
         policy.long_poll_supported = False
         policy.durations.record(("m", "save_checkpoint"), Bracket(0.98, 1.0))
     poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
-    seen = _seen_done(clock, poller, 2.0, lambda waited: 30.0 - waited)  # a countdown, trusted
+    seen = wait_out(poller, clock, 2.0, queued=lambda waited: 30.0 - waited)  # trusted
     assert seen - 2.0 <= PollSettings().max_backoff + 0.1, clock.sleeps
 
 
@@ -252,27 +251,8 @@ def test_an_operation_seen_running_is_no_longer_held_by_its_countdown() -> None:
     policy = PollPolicy(PollSettings(), clock=clock)
     policy.durations.record(("m", "save_checkpoint"), Bracket(4.9, 5.0))
     poller = policy.start(120, key=("m", "save_checkpoint"), queued=30.0)
-    seen = _seen_done(clock, poller, 17.0, lambda waited: None if waited >= 12 else 30 - waited)
+    seen = wait_out(poller, clock, 17.0, queued=lambda w: None if w >= 12 else 30 - w)
     assert seen - 17.0 <= PollSettings().max_backoff, clock.sleeps
-
-
-def _seen_done(
-    clock: FakeClock, poller: Poller, done: float, queued: Callable[[float], float | None]
-) -> float:
-    """Seconds from now until ``poller``'s polls, answered at once, see an operation done
-    ``done`` s from now; before, each reply says ``queued(seconds waited)``."""
-    started = clock.now
-    while True:
-        step = poller.next_step()
-        if isinstance(step, Sleep):
-            clock.sleep(step.seconds)
-            continue
-        clock.now += 0.005
-        waited = clock.now - started
-        if waited >= done:
-            poller.on_reply(terminal=True)
-            return waited
-        poller.on_reply(terminal=False, queued=queued(waited))
 
 
 @pytest.mark.parametrize(("queue", "duration"), [(1.0, 14.0), (8.0, 10.0), (5.0, 20.0)])
@@ -285,16 +265,7 @@ def test_a_pessimistic_countdown_leaves_the_next_operations_known(
     clock = FakeClock()
     fake = PessimisticWeaver(clock, queue, duration, "down")
     poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
-    gets: list[int] = []
-    lags: list[float] = []
-    with service(fake, poll=poll, sleep=clock.sleep) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        for _ in range(5):
-            fake.requests.clear()
-            handle = trainer.optim_step(wait=False)
-            handle.result(timeout=600)
-            gets.append(len(fake.sent("GET")))
-            lags.append(clock.now - fake.ends[handle.id])
+    gets, lags = _stepped(fake, clock, poll, 5)
     # Near the expected end once the history knows them, as any loop's, each at most
     # max_backoff late (how long the estimate is trusted).
     assert max(gets[2:]) <= 2, gets
@@ -410,16 +381,7 @@ def test_a_countdown_that_proved_pessimistic_no_longer_delays_a_loop(
     clock = FakeClock()
     fake = OverestimatingWeaver(clock, queue, 0.3, counts)
     poll = PollPolicy(PollSettings(), clock=clock, rng=random.Random(7).random)
-    gets: list[int] = []
-    lags: list[float] = []
-    with service(fake, poll=poll, sleep=clock.sleep) as svc:
-        trainer = svc.create_training_client("weaver-tiny")
-        for _ in range(6):
-            fake.requests.clear()
-            handle = trainer.optim_step(wait=False)
-            handle.result(timeout=600)
-            gets.append(len(fake.sent("GET")))
-            lags.append(clock.now - fake.ends[handle.id])
+    gets, lags = _stepped(fake, clock, poll, 6)
     took = queue + 0.3
     # The first is late by the estimate, up to max_backoff (the README's bound); once the
     # countdown proved pessimistic, the loop's own durations time the polls, as any loop's,
