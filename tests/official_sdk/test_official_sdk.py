@@ -282,15 +282,7 @@ def test_the_sdks_http_binary_transport_is_refused_by_name(
     sdk_python: Path, env: dict[str, str]
 ) -> None:
     # The SDK's multipart transport is not served; its refusal says what was sent.
-    done = subprocess.run(
-        [str(sdk_python), "-c", HTTP_BINARY],
-        env={**env, "WEAVER_TENSOR_TRANSPORT": "http-binary"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    error = json.loads(done.stdout)
+    error = _sdk_json(sdk_python, HTTP_BINARY, {**env, "WEAVER_TENSOR_TRANSPORT": "http-binary"})
     assert (error["status"], error["code"]) == (400, "invalid_request")
     assert "multipart/form-data" in error["message"]
     assert "http-binary" in error["message"]
@@ -338,15 +330,7 @@ def test_the_sdk_logs_no_wait_that_has_not_happened(sdk_python: Path) -> None:
     with run_emulator(
         api_keys=(KEY,), extensions="none", latency={"forward_backward": 20.0}
     ) as server:
-        done = subprocess.run(
-            [str(sdk_python), "-c", LONG_QUEUE],
-            env={**os.environ, "WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": KEY},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert done.returncode == 0, done.stderr[-4000:]
-    seen = json.loads(done.stdout)
+        seen = _sdk_json(sdk_python, LONG_QUEUE, _sdk_env(server.base_url))
     assert seen["pending_info"]["code"] == "queued"
     assert "queued behind 2 operations" in seen["pending_info"]["message"]
     assert seen["logged"] == []
@@ -379,15 +363,7 @@ def test_the_sdks_resent_save_is_saved_again_as_on_the_real_service(sdk_python: 
     with run_emulator(
         api_keys=(KEY,), extensions="none", faults=FaultConfig(rules=(lost,), seed=3)
     ) as server:
-        done = subprocess.run(
-            [str(sdk_python), "-c", RESENT_SAVES],
-            env={**os.environ, "WEAVER_BASE_URL": server.base_url, "WEAVER_API_KEY": KEY},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert done.returncode == 0, done.stderr[-4000:]
-    seen = json.loads(done.stdout)
+        seen = _sdk_json(sdk_python, RESENT_SAVES, _sdk_env(server.base_url))
     unnamed = [c for c in seen["calls"] if c["name"] is None]
     named = [c for c in seen["calls"] if c["name"] is not None]
     assert all("saved" in c for c in unnamed)
@@ -399,3 +375,16 @@ def test_the_sdks_resent_save_is_saved_again_as_on_the_real_service(sdk_python: 
     refused = [c for c in named if "error" in c]
     assert refused, "a named save re-sent met its own checkpoint"
     assert all(c["error"] == [409, "checkpoint_exists"] for c in refused)
+
+
+def _sdk_env(base_url: str) -> dict[str, str]:
+    return {**os.environ, "WEAVER_BASE_URL": base_url, "WEAVER_API_KEY": KEY}
+
+
+def _sdk_json(sdk_python: Path, script: str, env: dict[str, str]) -> Any:
+    """What ``script``, run by the SDK's python, printed as JSON."""
+    done = subprocess.run(
+        [str(sdk_python), "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout)
