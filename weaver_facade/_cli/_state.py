@@ -480,7 +480,7 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         state = current_state()
         try:
-            done = f(*args, **kwargs)
+            return f(*args, **kwargs)
         except InvalidInputError as exc:
             raise state.failure(exc, EXIT_USAGE, _as_argued(exc)) from None
         except OperationTimeoutError as exc:
@@ -538,9 +538,6 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
             raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
         finally:
             state.progress.stop()
-        if interrupted():  # dropped by Python while the output was printed: said after it
-            raise CliError("interrupted", exit_code=EXIT_INTERRUPTED)
-        return done
 
     return wrapper
 
@@ -569,6 +566,6 @@ def dropped_interrupts_unshown() -> Iterator[None]:
     finally:
         sys.unraisablehook = shown
     # Reached on a success alone (click closes the context before it exits 0): one dropped
-    # in the close, which comes after ``handles_errors`` looked, ends it too.
+    # after the command's output was printed, or in the close, ends it as interrupted.
     if interrupted():
         raise CliError("interrupted", exit_code=EXIT_INTERRUPTED)
