@@ -93,11 +93,10 @@ def _backslashes(part: str) -> str:
     such a text, a JSON text quoted in JSON: ``_ESCAPE``), the longest first so that the
     whole run is hidden; or each by its code. The run alike: each backslash looked for
     apart, in every count, tried every split of a text's run, exponential in its length.
-    With the character after it, whose escape begins with
-    a backslash too, a text's backslashes are counted once: the run and the escape looked
-    for apart tried each split of them between the two in turn, for each run of the key,
-    exponential in their number (2 s for a text of 22 runs of ``\\/`` short of the key at
-    its end)."""
+    With the character after it, whose escape begins with a backslash too, a text's
+    backslashes are counted once: the run and the escape looked for apart tried each split
+    of them between the two in turn, for each run of the key, exponential in their number
+    (2 s for a text of 22 runs of ``\\/`` short of the key at its end)."""
     run = len(part) - len(part.lstrip("\\"))
     coded_plain, coded_escaped = _forms("\\")
     coded = _either([*coded_plain[:-1], _ESCAPE + _either(coded_escaped)]) + f"{{{run}}}"
