@@ -35,6 +35,7 @@ from tests.support.cli import (
     train_model,
 )
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
+from tests.support.held_creates import default_sigint
 from weaver_facade import (
     Checkpoint,
     ConversionProgress,
@@ -526,12 +527,9 @@ def test_the_console_script_knows_the_groups_words() -> None:
 def python_ctrl_c() -> Iterator[None]:
     """Python's own SIGINT handler, as a command's process has: the command line notes a
     Ctrl-C only then (``_sigterm``), and an earlier test of this worker may have left
-    another (an event loop's runner that another test's plugin kept open, say)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    another."""
+    with default_sigint():
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _dropping_a_ctrl_c() -> None:
