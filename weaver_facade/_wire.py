@@ -998,7 +998,11 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
-    detail = describe_failure(exc) if timeout else str(exc) or describe_failure(exc)
+    described = describe_failure(exc)
+    detail = described if timeout else str(exc) or described
+    if described == "connection refused" and "refused" not in detail.lower():
+        # The async transport says "All connection attempts failed", the reason further down.
+        detail += f" ({described})"
     request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
     status = proxy_refusal(exc)

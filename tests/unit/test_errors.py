@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import copy
 import functools
@@ -10,6 +11,7 @@ import itertools
 import json
 import pickle
 import re
+import socket
 import sys
 import traceback
 import uuid
@@ -36,6 +38,7 @@ from weaver_facade import (
     APIError,
     APITimeoutError,
     Artifact,
+    AsyncServiceClient,
     AuthenticationError,
     BadRequestError,
     CheckpointExistsError,
@@ -526,6 +529,30 @@ def test_connection_error_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -
         trainer.save_state("a")
     assert info.value.status_code is None
     assert "save_checkpoint" in str(info.value)
+
+
+def test_a_refused_connection_is_named_by_both_clients() -> None:
+    # A server that restarts refuses connections: the async transport says only "All
+    # connection attempts failed", its reason a few causes down, where the sync one says
+    # "Connection refused".
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed: nothing listens there
+    with (
+        ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
+        pytest.raises(APIConnectionError) as sync_error,
+    ):
+        svc.supported_models()
+
+    async def list_them() -> None:
+        async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
+            await svc.supported_models()
+
+    with pytest.raises(APIConnectionError) as async_error:
+        asyncio.run(list_them())
+    for error in (sync_error.value, async_error.value):
+        assert str(error).startswith("list_supported_models: ConnectError: "), error
+        assert "connection refused" in str(error).lower(), error
 
 
 def test_timeout_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
