@@ -3,7 +3,9 @@
 The README: the default retries are "enough for a dropped connection, not for a server that
 restarts, whose refused connections then end a training step with `APIConnectionError`", and
 "a script that trains for hours and should ride out a restart raises the bounds:
-`ServiceClient(retry=RetryPolicy(RetrySettings(max_retries=20, max_retry_wait=300)))`".
+`ServiceClient(retry=RetryPolicy(RetrySettings(max_retries=20, max_retry_wait=300)))`";
+against a real emulator restarted on its data dir, the script goes on from its latest
+checkpoint as "Lost state" says, and a download's transfers keep their own limit.
 """
 
 from __future__ import annotations
@@ -11,25 +13,37 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.download.storage import StorageServer, descriptor
+from tests.support.emulator import spawn_emulator
+from tests.support.fakeserver import FakeWeaver
+from tests.support.fakeserver import service as fake_service
 from weaver_facade import (
+    AdamParams,
     APIConnectionError,
     ForwardBackwardResult,
+    ModelStateLostError,
+    OperationFailedError,
     RetryPolicy,
     RetrySettings,
     ServiceClient,
+    StorageError,
     TrainingClient,
     datum_from_tokens,
 )
 from weaver_facade.emulator import run_emulator
 
 KEY = "reliability-restart-key-7d3a90"
+README_BOUNDS = RetrySettings(max_retries=20, max_retry_wait=300)  # "raises the bounds"
 SLACK = 2.0  # two workers share two cores
 
 
@@ -121,7 +135,7 @@ def step_in_a_thread(trainer: TrainingClient) -> tuple[threading.Thread, Ended]:
 
 
 def test_the_readme_bounds_ride_out_a_restart_that_the_default_ones_do_not(gate: Gate) -> None:
-    patient = RetryPolicy(RetrySettings(max_retries=20, max_retry_wait=300))  # the README's
+    patient = RetryPolicy(README_BOUNDS)
     defaults = RetrySettings()
     caps = [min(defaults.max_backoff, defaults.initial_backoff * 2**a) for a in range(4)]
     with (
@@ -148,3 +162,106 @@ def test_the_readme_bounds_ride_out_a_restart_that_the_default_ones_do_not(gate:
         assert isinstance(patient_ended.outcome, ForwardBackwardResult), patient_ended
         # Within a retry's longest sleep of the server's return.
         assert patient_ended.at - up < patient.settings.max_backoff + SLACK
+
+
+BATCH = [datum_from_tokens(list(b"the cat sat on the mat")), datum_from_tokens(list(b"a cat"))]
+ADAM = AdamParams(learning_rate=0.05)
+STEPS, EVERY = 6, 2
+
+
+def train(service: ServiceClient, lost: list[Exception], step_done: threading.Event) -> list[float]:
+    """The README's long script: train, save every EVERY steps, and, when the server lost
+    the model's training state, go on from the latest checkpoint as "Lost state" says."""
+    trainer = service.create_training_client("weaver-tiny", lora_rank=8, seed=0)
+    losses: dict[int, float] = {}
+    step = 1
+    while step <= STEPS:
+        try:
+            losses[step] = trainer.forward_backward(BATCH).loss
+            trainer.optim_step(ADAM)
+            if step % EVERY == 0:
+                trainer.save_state(f"step-{step}")
+        except (OperationFailedError, ModelStateLostError) as exc:
+            lost.append(exc)
+            checkpoint = trainer.latest_checkpoint()
+            assert checkpoint is not None
+            trainer = service.create_training_client_from_state(checkpoint)
+            step = int(checkpoint.name.removeprefix("step-")) + 1
+            continue
+        if step == EVERY + 1:
+            step_done.set()  # a checkpoint to go on from, and a step since
+        step += 1
+    return [losses[s] for s in range(1, STEPS + 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_readme_script_rides_out_a_real_restart_to_the_same_losses(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    with (
+        run_emulator(api_keys=(KEY,)) as never_restarted,
+        ServiceClient(never_restarted.base_url, KEY, heartbeat_interval=0) as service,
+    ):
+        expected = train(service, [], threading.Event())
+
+    data_dir = tmp_path / "data"
+    args = ("--data-dir", str(data_dir), "--api-key", KEY, "--no-access-log")
+    # Slow steps: the kill lands while one is under way.
+    processes = [spawn_emulator(*args, "--latency", "forward_backward=0.3")]
+    port = processes[0].base_url.rsplit(":", 1)[1]
+    lost: list[Exception] = []
+    ended: list[object] = []  # the losses, or what the script raised
+    step_done = threading.Event()
+
+    def script(service: ServiceClient) -> None:
+        try:
+            ended.append(train(service, lost, step_done))
+        except Exception as exc:
+            ended.append(exc)
+            step_done.set()
+
+    try:
+        with ServiceClient(
+            processes[0].base_url, KEY, heartbeat_interval=0, retry=RetryPolicy(README_BOUNDS)
+        ) as service:
+            thread = threading.Thread(target=script, args=(service,), daemon=True)
+            thread.start()
+            assert step_done.wait(60)
+            processes[0].stop(sig)
+            time.sleep(2)  # its port refuses connections meanwhile
+            processes.append(spawn_emulator(*args, "--port", port))
+            thread.join(timeout=90)
+            assert not thread.is_alive()
+    finally:
+        for process in processes:
+            process.stop(signal.SIGKILL)
+    # Carried over the refused connections by the raised bounds, the step under way ended
+    # for the training state the emulator lost, and the script went on from step-2.
+    assert isinstance(ended[0], list), repr(ended[0])
+    assert len(lost) == 1, lost
+    failed = lost[0]
+    assert isinstance(failed, ModelStateLostError) or (
+        isinstance(failed, OperationFailedError) and failed.code == "interrupted"
+    ), repr(failed)
+    assert [loss.hex() for loss in ended[0]] == [loss.hex() for loss in expected]
+
+
+@pytest.mark.slow
+def test_the_readme_bounds_leave_a_download_s_transfers_to_their_own_limit(
+    tmp_path: Path,
+) -> None:
+    # Storage refusing nine times in a row (503s, backed off as refused connections are):
+    # the raised bounds give an API request 21 attempts, a download's file gives up after 9.
+    stored, artifact_id, fake = {"w.bin": b"weights" * 100}, uuid.uuid4(), FakeWeaver()
+    with StorageServer(stored).running() as storage:
+        storage.script("w.bin", *["503"] * 9)
+        path = f"/api/v1/artifacts/{artifact_id}/download"
+        fake.script("GET", path, descriptor(storage, artifact_id, stored))
+        with (
+            fake_service(fake, retry=RetryPolicy(README_BOUNDS)) as svc,
+            pytest.raises(StorageError, match="giving up after 9 failed attempts") as info,
+        ):
+            svc.download_weights(artifact_id, tmp_path / "out")
+        assert storage.keys_fetched() == ["w.bin"] * 9
+    assert "run it again to resume" in str(info.value)
