@@ -453,9 +453,7 @@ def list_artifacts_plan(ref: object, deleted_here: Container[object] = ()) -> Pl
 
 def _artifacts_of(checkpoint_id: uuid.UUID, *, retried: bool = True) -> Plan[list[Artifact]]:
     """The checkpoint's artifacts; ``retried=False`` for a look that only adds a hint."""
-    reply: wire.ArtifactList = yield attrs.evolve(
-        calls.list_artifacts(checkpoint_id), retried=retried
-    )
+    reply: wire.ArtifactList = yield calls.list_artifacts(checkpoint_id)._replace(retried=retried)
     return [
         artifact_from_wire("list_artifacts", item, where=f"items[{i}]")
         for i, item in enumerate(reply.items)
@@ -516,7 +514,7 @@ def _checkpoint_path(checkpoint_id: uuid.UUID) -> Plan[str | None]:
     checkpoint route (the real service has none), its artifacts' paths tell it; a
     checkpoint without an artifact is then not told from no checkpoint at all."""
     try:
-        look = attrs.evolve(calls.get_checkpoint(checkpoint_id), retried=False)
+        look = calls.get_checkpoint(checkpoint_id)._replace(retried=False)
         return str(checkpoint_from_wire("get_checkpoint", (yield look)).path)
     except (APIConnectionError, DownloadTimeoutError):
         return None  # no reply came: the listing could wait as long again

@@ -11,9 +11,8 @@ import functools
 import inspect
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
-import attrs
 import httpx
 from weaver_client.types import UNSET, Unset
 
@@ -285,15 +284,14 @@ def get_operation(
         longer = httpx.Timeout(
             connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool
         )
-        call = attrs.evolve(call, request={**call.request, "timeout": longer})
+        call = call._replace(request={**call.request, "timeout": longer})
     return call
 
 
 # -- artifacts ---------------------------------------------------------------------------
 
 
-@attrs.frozen
-class ExportReply:
+class ExportReply(NamedTuple):
     """An export's reply: the existing ``artifact`` or a new ``operation``."""
 
     artifact: wire.Artifact | None = None

@@ -560,8 +560,7 @@ class _ServiceBase(HasOptions):
                 training_mode=new.training_mode,
                 lora=new.lora,
             )
-            create = attrs.evolve(
-                create,
+            create = create._replace(
                 on_its_way=_made_unseen(1),
                 after_lost_reply=warn,
                 lost_replies=lost_create,

@@ -29,7 +29,7 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 from weaver_client import limits
@@ -298,16 +298,14 @@ def sha256_problem(value: str | None) -> str | None:
 # -- what to do with a file, from what is on disk -------------------------------------------
 
 
-@attrs.frozen
-class Skip:
+class Skip(NamedTuple):
     """The final file is there with the right size, or one not given: skip it, once its
     hash matches if ``check``."""
 
     check: bool
 
 
-@attrs.frozen
-class Resume:
+class Resume(NamedTuple):
     """Continue ``<name>.part`` from ``offset`` (0: start it afresh)."""
 
     offset: int
@@ -343,25 +341,21 @@ class Fetch:
     headers: dict[str, str]
 
 
-@attrs.frozen
-class Wait:
+class Wait(NamedTuple):
     seconds: float
 
 
-@attrs.frozen
-class Refresh:
+class Refresh(NamedTuple):
     """Get fresh URLs; ``generation`` is that of the URL found stale."""
 
     generation: int
 
 
-@attrs.frozen
 class Publish:
     """The file is complete and verified: move it into place."""
 
 
-@attrs.frozen
-class Read:
+class Read(NamedTuple):
     """Read the body; truncate the ``.part`` first when ``restart``; decode it from
     ``decode`` (a content coding of ``_DECODED``) if given."""
 
@@ -369,7 +363,6 @@ class Read:
     decode: str | None = None
 
 
-@attrs.frozen
 class Discard:
     """Close the reply unread and ask for the next step."""
 

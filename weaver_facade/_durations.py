@@ -23,16 +23,13 @@ import collections
 import copy
 import threading
 from collections.abc import Hashable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 #: How many finished operations per model and kind are remembered.
 HISTORY = 5
 
 
-@attrs.frozen
-class Bracket:
+class Bracket(NamedTuple):
     """An operation was not done ``lo`` seconds after it started, and done at ``hi``."""
 
     lo: float

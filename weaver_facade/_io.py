@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import (
     Any,
     Generic,
+    NamedTuple,
     NoReturn,
     Protocol,
     Self,
@@ -77,8 +78,7 @@ E = TypeVar("E", bound=BaseException)
 H = TypeVar("H")
 
 
-@attrs.frozen
-class Submission(Generic[T]):
+class Submission(NamedTuple, Generic[T]):
     """A request that starts an operation, and how to read the operation's result."""
 
     call: Call[wire.Operation]
@@ -89,8 +89,7 @@ class Submission(Generic[T]):
 Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
 
 
-@attrs.frozen
-class Watched(Generic[T]):
+class Watched(NamedTuple, Generic[T]):
     """A handle's parts for an operation seen through its resource (``Settler.watch``).
 
     Attributes:
@@ -104,8 +103,7 @@ class Watched(Generic[T]):
     look: Look
 
 
-@attrs.frozen
-class Settler(Generic[T]):
+class Settler(NamedTuple, Generic[T]):
     """What a handle's ``Settle`` is made of (``_operations._HandleState._follow``):
     ``watch`` takes the done operation and the client's policy (which remembers what the
     looks learn) and gives the resource to watch, seen again by a plan; ``result_type``
@@ -116,8 +114,7 @@ class Settler(Generic[T]):
     result_type: str
 
 
-@attrs.frozen
-class Started(Generic[T]):
+class Started(NamedTuple, Generic[T]):
     """An operation just started, the parts of its handle (``handle`` makes it).
 
     Attributes:

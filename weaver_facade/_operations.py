@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from typing import Any, ClassVar, Generic, NoReturn, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, NoReturn, TypeAlias, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -368,23 +368,20 @@ class PollSettings:
     expected_end_tolerance: float = bounded(0.05, 0)
 
 
-@attrs.frozen
-class Poll:
+class Poll(NamedTuple):
     """Send one poll with this long-poll ``wait``, all of it within ``budget`` (seconds)."""
 
     wait: float
     budget: float
 
 
-@attrs.frozen
-class Sleep:
+class Sleep(NamedTuple):
     """Sleep this many seconds, then ask again."""
 
     seconds: float
 
 
-@attrs.frozen
-class GiveUp:
+class GiveUp(NamedTuple):
     """The deadline has passed: raise ``OperationTimeoutError``."""
 
     waited: float
@@ -694,8 +691,7 @@ class _Watch:
 SleepT = TypeVar("SleepT")
 
 
-@attrs.frozen
-class Followed(Generic[T, SnapshotT]):
+class Followed(NamedTuple, Generic[T, SnapshotT]):
     """What the wait for a done operation goes on with, when its result is not yet final
     (``_HandleState._follow``): the resource it made.
 

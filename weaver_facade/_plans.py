@@ -12,9 +12,7 @@ is thrown into the plan at its ``yield``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, Generic, Protocol, Self, TypeAlias, TypeVar, cast
-
-import attrs
+from typing import Any, Generic, NamedTuple, Protocol, Self, TypeAlias, TypeVar, cast
 
 
 class WireModel(Protocol):
@@ -35,8 +33,7 @@ Plan: TypeAlias = Generator[Any, Any, T]
 their outcomes, returns its result. Each client's ``run`` carries the steps out."""
 
 
-@attrs.frozen
-class Call(Generic[M]):
+class Call(NamedTuple, Generic[M]):
     """One request of the spec and how to read its successful reply.
 
     Attributes:
@@ -70,8 +67,7 @@ class Call(Generic[M]):
     retried: bool = True
 
 
-@attrs.frozen
-class Pause:
+class Pause(NamedTuple):
     """A plan's step: sleep the client's poll backoff after ``attempt`` looks
     (``PollPolicy.backoff``). Its outcome is ``False``, and nothing is slept, when the
     call's deadline leaves no time for the pause and a look after it."""
@@ -79,8 +75,7 @@ class Pause:
     attempt: int
 
 
-@attrs.frozen
-class Build(Generic[T]):
+class Build(NamedTuple, Generic[T]):
     """A plan's step: ``make()``, which builds a request too large to build on an event
     loop (``_wire.large``); the async shell runs it in a thread of its own. Its outcome is
     ``make()``'s."""
@@ -88,8 +83,7 @@ class Build(Generic[T]):
     make: Callable[[], T]
 
 
-@attrs.frozen
-class Exclusive(Generic[T]):
+class Exclusive(NamedTuple, Generic[T]):
     """A plan's step: run ``plan`` holding ``lock`` (the shell's kind), one caller at a
     time; its outcome is the plan's result. A lock not taken within the call's deadline
     raises ``late(the seconds waited)``."""

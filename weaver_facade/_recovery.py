@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
-import attrs
 from weaver_client.types import Unset
 
 from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
@@ -45,8 +44,7 @@ from ._wire import Delivery
 CLOCK_TOLERANCE = datetime.timedelta(seconds=1.5)
 
 
-@attrs.frozen
-class SaveIntent:
+class SaveIntent(NamedTuple):
     """What one ``save_state`` call asked for."""
 
     model_id: str

@@ -16,9 +16,7 @@ import operator
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from ._extensions import MARKER, WITHOUT
 from ._result_shape import stand_ins
@@ -37,8 +35,7 @@ ARTICLES = {name: article for name, (article, _) in _TYPES.items()}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@attrs.frozen
-class Problem:
+class Problem(NamedTuple):
     """The first field of a value that breaks its schema.
 
     Attributes:
@@ -119,8 +116,7 @@ def without_unpromised(
     return kept, tuple(dropped)
 
 
-@attrs.frozen
-class AbsentNull:
+class AbsentNull(NamedTuple):
     """A field that ``schema`` requires but lets be null, absent from a value.
 
     Attributes:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, overload
 
-import attrs
 from weaver_client import limits
 from weaver_client.types import UNSET, Unset
 
@@ -406,7 +405,7 @@ def load_submission(
         f"the request to load {path} into model {model_id} was on its way: the server may "
         f"have loaded it, replacing the model's {state}"
     )
-    call = attrs.evolve(call, on_its_way=on_its_way)
+    call = call._replace(on_its_way=on_its_way)
     return Submission(call, _parse_load(path, include_optimizer, model_id), model_id)
 
 
@@ -642,7 +641,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"the request of {step.operation} (seq_id {seq_id}) was on its way: the server "
             f"may have {done}"
         )
-        submission = Submission(attrs.evolve(step, on_its_way=on_its_way), parse, self.model_id)
+        submission = Submission(step._replace(on_its_way=on_its_way), parse, self.model_id)
         try:
             return (yield from started(submission))
         except SeqIdConflictError as exc:
@@ -677,8 +676,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             ttl_seconds=intent.ttl_seconds,
         )
         path = CheckpointPath(model_id=self.model_id, name=intent.name)
-        call = attrs.evolve(
-            call,
+        call = call._replace(
             on_its_way=(
                 f"the request to save checkpoint {intent.name!r} was on its way: the server "
                 f"may have made it (saving {intent.name!r} again then raises "
@@ -746,8 +744,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             call = calls.export_model_weights(
                 self.model_id, merge_adapter=merge, ttl_seconds=ttl_seconds
             )
-            reply = yield attrs.evolve(
-                call,
+            reply = yield call._replace(
                 on_its_way=(
                     f"the request to save and export model {self.model_id}'s current "
                     "weights was on its way: the server may have saved them as a "

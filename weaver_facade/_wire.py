@@ -38,7 +38,17 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeAlias, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    Self,
+    TypeAlias,
+    TypeVar,
+    cast,
+)
 
 import attrs
 import httpx
@@ -131,7 +141,7 @@ def on_success(call: Call[M], read: Callable[[httpx.Response], object]) -> Call[
             return read(response)
         return parse(client=client, response=response)
 
-    return attrs.evolve(call, parse=parse_reply)
+    return call._replace(parse=parse_reply)
 
 
 def ignore_body(call: Call[NoBody]) -> Call[NoBody]:
@@ -196,8 +206,7 @@ TUNNELLED = "weaver_facade.tunnelled"
 SENT_SECRETS = "weaver_facade.sent_secrets"
 
 
-@attrs.frozen
-class EarlierAttempt:
+class EarlierAttempt(NamedTuple):
     """Set by the retry transport on a reply that follows an attempt the server may
     have acted on (a failure after the request was sent).
 
@@ -214,8 +223,7 @@ class EarlierAttempt:
     replies_lost: int = 0
 
 
-@attrs.frozen
-class Delivery:
+class Delivery(NamedTuple):
     """How an error reply was obtained; what a save needs to recognise its own checkpoint.
 
     Attributes:
@@ -1102,7 +1110,7 @@ def with_json_encoded(call: Call[M]) -> Call[M]:
     request = dict(call.request)
     body = "".join(_json_pieces(request.pop("json"))).encode()
     headers = {**request.pop("headers", {}), "Content-Type": "application/json"}
-    return attrs.evolve(call, request={**request, "content": body, "headers": headers})
+    return call._replace(request={**request, "content": body, "headers": headers})
 
 
 def _json_pieces(value: object) -> Iterator[str]:
