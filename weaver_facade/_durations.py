@@ -2,19 +2,24 @@
 
 Against a server without long-poll every poll is a GET answered at once, so
 when to send it is the whole question. A training loop repeats the same
-operation on the same model, so the recent ones say when the next one should
+operations on the same model, so the recent ones say when the next one should
 end. Each finished operation leaves a bracket ``(lo, hi]``: it was not done
 ``lo`` seconds after it started (the last poll that saw it unfinished) and
-was done at ``hi``. Brackets of recent operations of one model and kind
-narrow the end down: ``lo`` is the largest of them, ``hi`` the smallest.
+was done at ``hi``. Brackets of recent operations of one model and kind that
+overlap narrow one end down: ``lo`` is the largest of them, ``hi`` the
+smallest. Brackets apart are ends of their own: a loop's steps may vary (long
+batches and short ones, an evaluation now and then).
 
-A wait then polls once at the expected end: at ``hi`` once the bracket is
-narrow, else in its middle (so that the next bracket is half as wide), then
-at ``hi``. Past ``hi``, with nothing more to go on, it falls back to the
-poller's backoff, which keeps the lag within a fraction of the time waited.
-A wait records only what it saw, so a first poll answered ``done`` records a
-``lo`` of 0: operations that got faster are polled sooner once the older
-brackets are out of the history.
+A wait then polls at the shortest of these ends: at ``hi`` once its bracket
+is narrow, else in its middle (so that the next bracket is half as wide), then
+at ``hi``; then at the next ends, each sleep short of one at most a fraction of
+the time since the start, so that an operation no quicker than the quickest
+recent one is seen late by at most that fraction of its duration, whatever it
+is. Past the last end, with nothing more to go on, it falls back to the
+poller's backoff, which keeps the lag within a fraction of the time waited
+too. A wait records only what it saw, so a first poll answered ``done``
+records a ``lo`` of 0: operations that got faster are polled sooner once the
+older brackets are out of the history.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import collections
 import copy
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 #: How many finished operations per model and kind are remembered.
@@ -58,31 +63,41 @@ class Durations:
         with self._lock:
             self._seen.clear()
 
-    def expected(self, key: Hashable) -> Bracket | None:
-        """Where the next operation of ``key`` should end, or ``None`` with no history.
-
-        When the brackets disagree (the operations' durations changed), the
-        latest one alone.
-        """
+    def expected(self, key: Hashable) -> tuple[Bracket, ...]:
+        """Where the next operation of ``key`` may end, shortest first: one bracket per
+        group of recent ones that overlap, apart from the others (empty with no history)."""
         with self._lock:
-            seen = list(self._seen.get(key, ()))
-        if not seen:
-            return None
-        lo = max(b.lo for b in seen)
-        hi = min(b.hi for b in seen)
-        return Bracket(lo, hi) if lo < hi else seen[-1]
+            seen = sorted(self._seen.get(key, ()), key=lambda b: b.hi)
+        ends: list[Bracket] = []
+        for b in seen:
+            if ends and b.lo < ends[-1].hi:  # sorted by hi: it overlaps the last group
+                ends[-1] = Bracket(max(ends[-1].lo, b.lo), ends[-1].hi)
+            else:
+                ends.append(b)
+        return tuple(ends)
 
 
-def next_poll(since: float, expected: Bracket, *, tolerance: float) -> float | None:
+def next_poll(
+    since: float, ends: Sequence[Bracket], *, tolerance: float, least: float, ratio: float
+) -> float | None:
     """Seconds after the start at which to poll next, having seen it unfinished at
-    ``since``; ``None`` when the history has nothing more to say (past ``hi``)."""
-    # A sleep to `middle` may land a rounding error short of it: that poll was the one.
-    if expected.hi - expected.lo > tolerance:
-        middle = (expected.lo + expected.hi) / 2
-        if since < middle - _SAME:
-            return middle
-    if since < expected.hi - _SAME:
-        return expected.hi
+    ``since``; ``None`` past the last of ``ends`` (``Durations.expected``), where the
+    history has nothing more to say.
+
+    A bracket wider than ``tolerance`` of its end (at least ``least`` seconds) is polled
+    in its middle first. Between two ends a sleep is at most ``ratio`` of the time since
+    the start (at least ``least``).
+    """
+    for i, end in enumerate(ends):
+        # A sleep to `middle` may land a rounding error short of it: that poll was the one.
+        if since >= end.hi - _SAME:
+            continue
+        at, middle = end.hi, (end.lo + end.hi) / 2
+        if end.hi - end.lo > max(least, tolerance * end.hi) and since < middle - _SAME:
+            at = middle
+        if i > 0 and since < end.lo:  # between the ends of two operations apart
+            at = min(at, since + max(least, ratio * since))
+        return at
     return None
 
 

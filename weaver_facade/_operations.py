@@ -345,11 +345,13 @@ class PollSettings:
             ``pending_info.wait_seconds`` once it counts down, up to ``max_backoff``:
             an estimate may be pessimistic, and none is trusted once one proved so:
             ``PollPolicy.countdowns_pessimistic``), so the end of an operation is seen
-            at most this fraction of its duration late.
+            at most this fraction of its duration late. With recent operations of
+            the same model and kind to go on, it bounds the sleeps between their
+            ends too (from the quickest one's on).
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
-            same model and kind pin their end down to this fraction of their
+            same model and kind pin an end down to this fraction of their
             duration (at least ``min_interval``), a wait polls once, at that end;
             before, it polls in the middle of what is known, to learn more.
     """
@@ -610,13 +612,18 @@ class Poller:
     def _planned_delay(self, now: float) -> float:
         """The sleep before the next poll of a server that answers at once."""
         s = self._policy.settings
-        expected = None if self._key is None else self._policy.durations.expected(self._key)
-        if expected is not None:
+        ends = () if self._key is None else self._policy.durations.expected(self._key)
+        if ends:
             # Before the start the server announced: at most max_backoff of its estimate.
             since = max(now - self._start, -s.max_backoff)
-            tolerance = max(s.min_interval, s.expected_end_tolerance * expected.hi)
             unfinished = max(self._unfinished_at - self._start, 0.0)
-            at = next_poll(max(since, unfinished), expected, tolerance=tolerance)
+            at = next_poll(
+                max(since, unfinished),
+                ends,
+                tolerance=s.expected_end_tolerance,
+                least=s.min_interval,
+                ratio=s.backoff_ratio,
+            )
             if at is not None:
                 return max(at - since, 0.0)
         # Nothing to go on: back off, as ``PollSettings.backoff_ratio`` says.

@@ -151,10 +151,10 @@ def test_a_poll_policy_sent_to_another_process_keeps_what_it_learned(
     policy.durations.record(key, Bracket(0.8, 1.2))
     twin = copied(policy)
     assert twin.settings == PollSettings(timeout=7, initial_backoff=0.5)
-    assert twin.durations.expected(key) == Bracket(0.8, 1.2)
+    assert twin.durations.expected(key) == (Bracket(0.8, 1.2),)
     twin.durations.record(key, Bracket(0.9, 1.0))  # its own history from now on
-    assert twin.durations.expected(key) == Bracket(0.9, 1.0)
-    assert policy.durations.expected(key) == Bracket(0.8, 1.2)
+    assert twin.durations.expected(key) == (Bracket(0.9, 1.0),)
+    assert policy.durations.expected(key) == (Bracket(0.8, 1.2),)
     assert 0 <= twin.backoff(3) < 4
 
 
