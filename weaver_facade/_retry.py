@@ -338,12 +338,7 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, APIError):
         return f"HTTP {error.status_code}" + (f" ({error.code})" if error.code else "")
     if isinstance(error, httpx.ConnectError):
-        # The async transport says only "All connection attempts failed", with the reason
-        # a few causes down.
-        if any(
-            isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
-            for e in causes(error)
-        ):
+        if _refused(error):
             return "connection refused"
         return f"cannot connect ({error})" if str(error) else "cannot connect"
     if isinstance(error, BodyTimeout):
@@ -358,6 +353,18 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         return "connection dropped"
     return type(error).__name__
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a connect was refused. The async transport says only "All connection
+    attempts failed", with the reason a few causes down: for a name of several addresses,
+    in the group of its connects' errors."""
+    for e in causes(error):
+        if isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower():
+            return True
+        if isinstance(e, BaseExceptionGroup) and any(map(_refused, e.exceptions)):
+            return True
+    return False
 
 
 def capped_timeouts(timeouts: Mapping[str, float | None], remaining: float) -> dict[str, float]:

@@ -531,28 +531,52 @@ def test_connection_error_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -
     assert "save_checkpoint" in str(info.value)
 
 
-def test_a_refused_connection_is_named_by_both_clients() -> None:
+@pytest.mark.parametrize("addresses", [1, 2], ids=["an-address", "a-name-of-two"])
+def test_a_refused_connection_is_named_by_both_clients(
+    addresses: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # A server that restarts refuses connections: the async transport says only "All
     # connection attempts failed", its reason a few causes down, where the sync one says
-    # "Connection refused".
+    # "Connection refused"; for a name of several addresses (a localhost of ::1 and
+    # 127.0.0.1, say), in the group of its connects' errors.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed: nothing listens there
+        port = s.getsockname()[1]  # closed: nothing listens there
+    host = "127.0.0.1"
+    if addresses == 2:
+        host, real = "twice.invalid", socket.getaddrinfo
+        found = real("127.0.0.1", port, 0, socket.SOCK_STREAM) * 2
+
+        def lookup(name: str | bytes | None, *args: Any, **kwargs: Any) -> list[Any]:
+            if name in (host, host.encode()):  # anyio asks with bytes
+                return found
+            return real(name, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    url = f"http://{host}:{port}"
     with (
-        ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
+        caplog.at_level("WARNING", logger="weaver_facade"),
+        ServiceClient(url, KEY, max_retries=1, heartbeat_interval=0) as svc,
         pytest.raises(APIConnectionError) as sync_error,
     ):
         svc.supported_models()
 
     async def list_them() -> None:
-        async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
+        async with AsyncServiceClient(url, KEY, max_retries=1, heartbeat_interval=0) as svc:
             await svc.supported_models()
 
-    with pytest.raises(APIConnectionError) as async_error:
+    with (
+        caplog.at_level("WARNING", logger="weaver_facade"),
+        pytest.raises(APIConnectionError) as async_error,
+    ):
         asyncio.run(list_them())
     for error in (sync_error.value, async_error.value):
         assert str(error).startswith("list_supported_models: ConnectError: "), error
         assert "connection refused" in str(error).lower(), error
+    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retried) == 2, retried
+    for line in retried:  # as the retry lines of each say
+        assert "/supported-models: connection refused; retrying" in line, line
 
 
 def test_timeout_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
