@@ -5,7 +5,8 @@ restarts, whose refused connections then end a training step with `APIConnection
 "a script that trains for hours and should ride out a restart raises the bounds:
 `ServiceClient(retry=RetryPolicy(RetrySettings(max_retries=20, max_retry_wait=300)))`";
 against a real emulator restarted on its data dir, the script goes on from its latest
-checkpoint as "Lost state" says, and a download's transfers keep their own limit.
+checkpoint as "Lost state" says (without one, the emulator forgets the model too), and
+a download's transfers keep their own limit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from weaver_facade import (
     APIConnectionError,
     ForwardBackwardResult,
     ModelStateLostError,
+    NotFoundError,
     OperationFailedError,
     RetryPolicy,
     RetrySettings,
@@ -245,6 +247,28 @@ def test_the_readme_script_rides_out_a_real_restart_to_the_same_losses(
         isinstance(failed, OperationFailedError) and failed.code == "interrupted"
     ), repr(failed)
     assert [loss.hex() for loss in ended[0]] == [loss.hex() for loss in expected]
+
+
+def test_an_emulator_restarted_without_a_data_dir_forgets_the_model_too() -> None:
+    # The README: restarted without a data dir, the emulator forgets the model, its
+    # operations and checkpoints too, so nothing ends interrupted nor with
+    # ModelStateLostError, and no checkpoint is left to go on from.
+    with run_emulator(api_keys=(KEY,), latency={"forward_backward": 60}) as first:
+        service = ServiceClient(
+            first.base_url, KEY, heartbeat_interval=0, retry=RetryPolicy(README_BOUNDS)
+        )
+        trainer = service.create_training_client("weaver-tiny")
+        saved = trainer.save_state("kept")
+        step = trainer.forward_backward(BATCH, wait=False)
+    port = int(first.base_url.rsplit(":", 1)[1])
+    with run_emulator(api_keys=(KEY,), port=port) as second, service:
+        assert second.base_url == first.base_url
+        with pytest.raises(NotFoundError, match=f"operation {step.id} not found"):
+            step.result(timeout=30)
+        with pytest.raises(NotFoundError, match=f"model {trainer.model_id} not found"):
+            trainer.forward_backward(BATCH)
+        with pytest.raises(NotFoundError):
+            service.create_training_client_from_state(saved)
 
 
 @pytest.mark.slow
