@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.download.storage import StorageServer, descriptor
@@ -275,17 +276,27 @@ def test_an_emulator_restarted_without_a_data_dir_forgets_the_model_too() -> Non
 def test_the_readme_bounds_leave_a_download_s_transfers_to_their_own_limit(
     tmp_path: Path,
 ) -> None:
-    # Storage refusing nine times in a row (503s, backed off as refused connections are):
-    # the raised bounds give an API request 21 attempts, a download's file gives up after 9.
+    # The API refusing five times in a row, more than the default retries ride out: the
+    # raised bounds carry the download's own request over them. Then storage refusing nine
+    # times in a row (503s, backed off as refused connections are): the bounds give an API
+    # request 21 attempts, a download's file gives up after 9.
     stored, artifact_id, fake = {"w.bin": b"weights" * 100}, uuid.uuid4(), FakeWeaver()
     with StorageServer(stored).running() as storage:
         storage.script("w.bin", *["503"] * 9)
         path = f"/api/v1/artifacts/{artifact_id}/download"
-        fake.script("GET", path, descriptor(storage, artifact_id, stored))
+        down = httpx.Response(503, json={"code": "unavailable", "message": "restarting"})
+        fake.script("GET", path, *[down] * 5, descriptor(storage, artifact_id, stored))
+        quick = RetrySettings(  # the README's bounds, with sleeps short enough for a test
+            max_retries=README_BOUNDS.max_retries,
+            max_retry_wait=README_BOUNDS.max_retry_wait,
+            initial_backoff=0.01,
+            max_backoff=0.01,
+        )
         with (
-            fake_service(fake, retry=RetryPolicy(README_BOUNDS)) as svc,
+            fake_service(fake, retry=RetryPolicy(quick)) as svc,
             pytest.raises(StorageError, match="giving up after 9 failed attempts") as info,
         ):
             svc.download_weights(artifact_id, tmp_path / "out")
+        assert len(fake.sent("GET", path)) == 6
         assert storage.keys_fetched() == ["w.bin"] * 9
     assert "run it again to resume" in str(info.value)
