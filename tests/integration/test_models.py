@@ -365,13 +365,15 @@ def test_latest_checkpoint_is_the_newest_completed_one(service: ServiceClient) -
         trainer.latest_checkpoint() or second, with_optimizer=False
     )
     assert resumed.latest_checkpoint() is None
-    # The README's recipe for a second resume before the first saves: the one it came from.
-    assert resumed.resumed_from is not None
+    # The README's recipe for a second resume before the first saves: the one it came
+    # from, as it was loaded (weights only: with the optimizer, the default, it is refused).
+    came_from = resumed.resumed_from
+    assert came_from is not None
     again = service.create_training_client_from_state(
-        resumed.latest_checkpoint() or resumed.resumed_from.path, with_optimizer=False
+        came_from.path, with_optimizer=came_from.include_optimizer
     )
     assert again.resumed_from is not None
-    assert again.resumed_from.path == second.path
+    assert (again.resumed_from.path, again.resumed_from.include_optimizer) == (second.path, False)
 
 
 async def test_async_models_resume_and_cleanup(
