@@ -2,7 +2,7 @@
 transport failures before a request could leave; the proxy the environment names, and how
 a failure names it.
 
-A shared leaf: the facade's retries and messages, the CLI's and the contract kit's read them.
+A shared leaf: it imports nothing of the facade.
 """
 
 from __future__ import annotations

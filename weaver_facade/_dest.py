@@ -1,5 +1,5 @@
-"""Shared leaf of the facade, the CLI and the emulator: what stands in the way of a folder
-(a download's, the emulator's data dir), and how a message shows a path."""
+"""What stands in the way of a folder (a download's, the emulator's data dir), and how a
+message shows a path. A shared leaf: it imports nothing of the facade."""
 
 from __future__ import annotations
 

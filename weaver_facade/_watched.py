@@ -1,5 +1,5 @@
-"""Shared leaf of the facade and the CLI: what a wait is for, and how long it took, in
-their words.
+"""What a wait is for, and how long it took, in words. A shared leaf: it imports nothing of
+the facade.
 
 A save or an export recovered without its operation is watched through what it makes;
 its handle's id is then that resource's ``weaver://`` path, not an operation's id.

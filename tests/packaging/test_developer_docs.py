@@ -7,6 +7,7 @@ newcomer's afternoon.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import tomllib
@@ -140,3 +141,68 @@ def test_the_readme_says_what_each_extension_changes() -> None:
     section = README.split("## Against a server without the extensions", 1)[1].split("\n## ", 1)[0]
     spec = openapi()
     assert set(extension_names(spec)) <= set(re.findall(r"\*\*`([a-z-]+)`\*\*", section))
+
+
+# Who a row's "Shared leaf of ..." names, in the layers an import is counted in.
+LAYER_WORDS = {
+    "the facade": "facade",
+    "the downloads": "facade",
+    "the cli": "CLI",
+    "the emulator": "emulator",
+    "the contract kit": "kit",
+    "the kit": "kit",
+    "the pytest plugin": "plugin",
+}
+
+
+def _layer(path: Path) -> str:
+    top = path.relative_to(ROOT / "weaver_facade").parts[0]
+    if top in ("_cli", "cli.py", "__main__.py"):
+        return "CLI"
+    return {"emulator": "emulator", "contract": "kit", "pytest_plugin.py": "plugin"}.get(
+        top, "facade"
+    )
+
+
+def _importers() -> dict[str, set[str]]:
+    """Each core module, with the layers (and the shared leaves) of the modules that import it."""
+    leaves = {m.removeprefix("weaver_facade.") for m in LEAVES}
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "weaver_facade").rglob("*.py"):
+        package = list(path.relative_to(ROOT).parent.parts)
+        core = path.parent == ROOT / "weaver_facade"
+        who = path.stem if core and path.stem in leaves else _layer(path)  # a leaf counts as itself
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "weaver_facade" and len(parts) > 1:
+                    found.setdefault(parts[1], set()).add(who)
+    return found
+
+
+def test_each_shared_leafs_row_names_the_layers_that_import_it() -> None:
+    # `_watched` and `_help` said nothing of the contract kit, `_dest` nothing of it
+    # either, `_causes` nothing of the emulator and `_redact` nothing of the CLI: a reader
+    # changing one for its named users would miss a caller.
+    importers = _importers()
+    wrong = []
+    for modules, concern in core_table().items():
+        said = re.match(r"Shared leaf of ([^:(]*)", concern)
+        if said is None or said.group(1).startswith("every "):
+            continue
+        words = re.split(r",\s*|\s+and\s+", said.group(1).strip())
+        named = {LAYER_WORDS.get(w.lower(), w.strip("`")) for w in words}
+        for module in modules:
+            layers = {who for who in importers.get(module, set()) if who in LAYER_WORDS.values()}
+            leaves = named - set(LAYER_WORDS.values())
+            if layers != named - leaves or not leaves <= importers.get(module, set()):
+                wrong.append(f"{module}: says {sorted(named)}, imported by {sorted(layers)}")
+    assert wrong == []
