@@ -125,7 +125,7 @@ def test_each_dotted_name_resolves() -> None:
         parts = name.removeprefix("weaver_facade.").split(".")
         depth = 2 if parts[0] == "emulator" else 1  # the emulator's modules are a level down
         module, attributes = ".".join(parts[:depth]), parts[depth:]
-        if attributes == ["py"]:
+        if attributes in (["py"], ["sh"]):
             continue  # a file name
         found: object = importlib.import_module(f"weaver_facade.{module}")
         for attribute in attributes:
@@ -206,3 +206,35 @@ def test_each_shared_leafs_row_names_the_layers_that_import_it() -> None:
             if layers != named - leaves or not leaves <= importers.get(module, set()):
                 wrong.append(f"{module}: says {sorted(named)}, imported by {sorted(layers)}")
     assert wrong == []
+
+
+def _bullet(section: str, start: str) -> str:
+    text = DEVELOPERS.split(section, 1)[1]
+    return next(line for line in text.splitlines() if line.startswith(start))
+
+
+def test_the_layout_names_every_script_test_folder_and_shared_module() -> None:
+    # tests/support's modules but two, scripts/_bootstrap.sh and the benchmarks' shared
+    # modules were named nowhere.
+    scripts_row = _bullet("## Layout", "| `scripts/` |")
+    scripts = {p.name for p in (ROOT / "scripts").iterdir() if p.is_file() and p.suffix != ".py"}
+    unnamed = [f"scripts/{s}" for s in sorted(scripts) if f"`{s}`" not in scripts_row]
+    bench_row = _bullet("## Layout", "| `benchmarks/` |")
+    unnamed += [
+        f"benchmarks/{p.name}"
+        for p in sorted((ROOT / "benchmarks").glob("*.py"))
+        if not re.fullmatch(r"b\d_\w+|__init__", p.stem) and f"`{p.name}`" not in bench_row
+    ]
+    tests = DEVELOPERS.split("### The tests (`tests/`)", 1)[1].split("\n#", 1)[0]
+    unnamed += [
+        f"tests/{p.name}/"
+        for p in sorted((ROOT / "tests").iterdir())
+        if p.is_dir() and not p.name.startswith((".", "__")) and f"`{p.name}/`" not in tests
+    ]
+    support = _bullet("### The tests (`tests/`)", "- `support/`")
+    unnamed += [
+        f"tests/support/{p.name}"
+        for p in sorted((ROOT / "tests" / "support").glob("*.py"))
+        if p.stem != "__init__" and f"`{p.stem}`" not in support
+    ]
+    assert unnamed == []
