@@ -1,6 +1,6 @@
 """Downloading an artifact's files from presigned storage URLs: verified, resumable, fast.
 
-The decisions live in I/O-free classes: ``check_names`` (which names may be
+The decisions live in I/O-free code: ``check_names`` (which names may be
 written), ``plan_local`` (skip, resume or start a file, from what is on disk),
 ``Transfer`` (one file's requests: ranges, retries, refreshes, verification)
 and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,

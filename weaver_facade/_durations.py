@@ -5,10 +5,14 @@ when to send it is the whole question. A training loop repeats the same
 operations on the same model, so the recent ones say when the next one should
 end. Each finished operation leaves a bracket ``(lo, hi]``: it was not done
 ``lo`` seconds after it started (the last poll that saw it unfinished) and
-was done at ``hi``. Brackets of recent operations of one model and kind that
-overlap narrow one end down: ``lo`` is the largest of them, ``hi`` the
-smallest. Brackets apart are ends of their own: a loop's steps may vary (long
-batches and short ones, an evaluation now and then).
+was done at ``hi``. Its start is the wait's best guess (``Poller``): when it
+was first seen, or the end of the queue the server counted down in
+``pending_info.wait_seconds``; once such a countdown proved pessimistic, always
+when first seen, and the brackets timed before are forgotten (``clear``).
+Brackets of recent operations of one model and kind that overlap narrow one
+end down: ``lo`` is the largest of them, ``hi`` the smallest. Brackets apart are
+ends of their own: a loop's steps may vary (long batches and short ones, an
+evaluation now and then).
 
 A wait then polls at the shortest of these ends: at ``hi`` once its bracket
 is narrow, else in its middle (so that the next bracket is half as wide), then

@@ -1,10 +1,12 @@
 """Asynchronous operations: a sans-IO polling policy and thin sync/async handles.
 
-Training steps, saves and loads answer at once with an Operation that is
-polled until its status is terminal. ``PollPolicy`` decides every step of a
-wait, and both handles follow it. What a wait promises (long-poll first,
-retried polls, one deadline, watching) is the README's "Deadlines, live status
-and retries"; without long-poll, ``_durations`` says when to poll.
+Training steps, saves, loads and exports answer at once with an Operation that
+is polled until its status is terminal. ``PollPolicy`` makes a ``Poller`` for
+each wait, which decides its every step (``Poll``, ``Sleep``, ``GiveUp``), and
+both handles follow it. What a wait promises (long-poll first, retried polls,
+one deadline, watching) is the README's "Deadlines, live status and retries";
+without long-poll, ``_durations`` and a queue's countdown
+(``Poller.on_reply``) say when to poll.
 """
 
 from __future__ import annotations

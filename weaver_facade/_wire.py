@@ -11,12 +11,17 @@ which either returns the generated model or raises the right exception:
   non-JSON body, undocumented status) becomes a ``ResponseValidationError``
   naming the operation and the field, never a bare ``KeyError``/``ValueError``
   from generated code; but a 2xx the spec does not document whose body is the
-  documented reply is read as that reply, with a warning (``_undocumented_success``).
+  documented reply is read as that reply, with a warning (``_undocumented_success``),
+  and a field the real service does not promise that breaks the spec, or a null it left
+  out, is read leniently (``_leniently``).
 
 We call the generated module's ``_get_kwargs``/``_parse_response`` rather than
 its ``sync_detailed``, because ``sync_detailed`` parses inside the call: a
 non-JSON 503 page would then raise a ``JSONDecodeError`` before we could see
 the status. The generator is pinned exactly, so these names are stable.
+
+It also keeps the request's secrets out of what a reply or a failure shows (DEVELOPERS.md,
+"Conventions").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``weaver-facade operations ...``: look at an operation, or wait for it to end.
 
-Every training step, save and load is an operation; its id comes from
-``checkpoints save/load --no-wait``, from an ``OperationTimeoutError`` or from
-the server. ``show`` looks once; ``wait`` long-polls until the status is
+Every training step, save, load and export is an operation; its id comes from
+``checkpoints save/load/export --no-wait``, from an ``OperationTimeoutError`` or
+from the server. ``show`` looks once; ``wait`` long-polls until the status is
 ``done`` or ``error`` (exit 1 for ``error`` or when ``--timeout`` passes).
 """
 
