@@ -26,7 +26,6 @@ from typing import (
     cast,
 )
 
-import attrs
 import httpx
 
 from . import _calls as calls
@@ -310,7 +309,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         """A copy whose requests are not sent again once ``stop()`` is true: the attempt
         on its way ends the call (a create after a first Ctrl-C)."""
         clone = copy.copy(self)
-        clone.options = attrs.evolve(self.options, stop=stop)
+        clone.options = self.options._replace(stop=stop)
         return clone
 
     def until(self, seconds: float, *, max_retries: int | None = None) -> Self:
@@ -343,7 +342,7 @@ class _Base(Generic[SleepT, SnapshotT]):
         within ``seconds`` (``until``), and are not retried once the server cannot be
         reached: the close's own. Wakes what waits to send."""
         clone = self.until(seconds)
-        clone.options = attrs.evolve(clone.options, retry_unreachable=False)
+        clone.options = clone.options._replace(retry_unreachable=False)
         clone._closer = True
         with self.wakeup.closer():
             yield clone
@@ -372,10 +371,10 @@ class _Base(Generic[SleepT, SnapshotT]):
         self._opened[0] = True
         options = options or self.options
         if not call.retried:
-            options = attrs.evolve(options, max_retries=0)
+            options = options._replace(max_retries=0)
         left = self.time_left()
         if left is not None and (options.timeout is None or options.timeout > left):
-            options = attrs.evolve(options, timeout=left)
+            options = options._replace(timeout=left)
         reach = Reach()
 
         def noted(error: E, why: str) -> E:

@@ -8,7 +8,7 @@ import enum
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import attrs
 from weaver_client import limits
@@ -110,8 +110,7 @@ def check_base_model(base_model: object) -> str:
     return base_model
 
 
-@attrs.frozen(kw_only=True)
-class NewModel:
+class NewModel(NamedTuple):
     """The settings a training model is created with (what ``create_model`` sends)."""
 
     base_model: str

@@ -34,7 +34,7 @@ import email.utils
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import httpx
@@ -69,8 +69,7 @@ class Reach:
     replies_lost: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class CallOptions:
+class CallOptions(NamedTuple):
     """Per-call overrides the retry transport reads from the request.
 
     Attributes:
