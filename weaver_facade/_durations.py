@@ -16,14 +16,14 @@ evaluation now and then).
 
 A wait then polls at the shortest of these ends: at ``hi`` once its bracket
 is narrow, else in its middle (so that the next bracket is half as wide), then
-at ``hi``; then at the next ends, each sleep short of one at most a fraction of
-the time since the start, so that an operation no quicker than the quickest
-recent one is seen late by at most that fraction of its duration, whatever it
-is. Past the last end, with nothing more to go on, it falls back to the
-poller's backoff, which keeps the lag within a fraction of the time waited
-too. A wait records only what it saw, so a first poll answered ``done``
-records a ``lo`` of 0: operations that got faster are polled sooner once the
-older brackets are out of the history.
+at ``hi``; then at the next ends, each sleep from there on at most a fraction
+of the time since the start (in a wide bracket too), so that an operation still
+running at the quickest end is seen late by at most that fraction of its
+duration, whatever it is. Past the last end, with nothing more to go on, it
+falls back to the poller's backoff, which keeps the lag within a fraction of
+the time waited too. A wait records only what it saw, so a first poll answered
+``done`` records a ``lo`` of 0: operations that got faster are polled sooner
+once the older brackets are out of the history.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def next_poll(
     history has nothing more to say.
 
     A bracket wider than ``tolerance`` of its end (at least ``least`` seconds) is polled
-    in its middle first. Between two ends a sleep is at most ``ratio`` of the time since
+    in its middle first. Past the first end a sleep is at most ``ratio`` of the time since
     the start (at least ``least``).
     """
     for i, end in enumerate(ends):
@@ -99,7 +99,7 @@ def next_poll(
         at, middle = end.hi, (end.lo + end.hi) / 2
         if end.hi - end.lo > max(least, tolerance * end.hi) and since < middle - _SAME:
             at = middle
-        if i > 0 and since < end.lo:  # between the ends of two operations apart
+        if i > 0:  # past the quickest end: within a fraction of the time, also in a wide one
             at = min(at, since + max(least, ratio * since))
         return at
     return None

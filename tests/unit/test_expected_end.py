@@ -19,7 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service, wait_out
+from tests.support.fakeserver import (
+    FakeClock,
+    FakeWeaver,
+    error_json,
+    json_reply,
+    service,
+    wait_out,
+)
 from weaver_facade import PollPolicy, PollSettings
 from weaver_facade._durations import HISTORY, Bracket, Durations, next_poll
 from weaver_facade._operations import Sleep
@@ -148,6 +155,43 @@ def test_a_loop_of_random_steps_sees_each_end_within_a_fifth_or_the_quickest_end
         assert lag <= bound, (i, took, lag, quickest)
 
 
+class RetryAfterWeaver(VaryingWeaver):
+    """As ``VaryingWeaver``, but the first poll of operation ``busy`` (1-based) 1 s or more
+    after its start is refused: 503, ``Retry-After: 3``."""
+
+    def __init__(self, clock: FakeClock, durations: list[float], busy: int) -> None:
+        super().__init__(clock, durations)
+        self.busy = f"op-{busy}"
+        self.started: dict[str, float] = {}
+
+    def _start(self, kind: str, model_id: str, result: dict[str, Any]) -> httpx.Response:
+        reply = super()._start(kind, model_id, result)
+        self.started[reply.json()["id"]] = self.clock.now
+        return reply
+
+    def _get_operation(self, op_id: str) -> httpx.Response:
+        if op_id == self.busy and self.clock.now - self.started[op_id] >= 1.0:
+            self.busy = ""
+            busy = error_json("unavailable", "busy", retryable=True)
+            return json_reply(503, busy, {"Retry-After": "3"})
+        return super()._get_operation(op_id)
+
+
+def test_a_later_end_that_a_retry_after_widened_still_sees_each_end_within_a_fifth() -> None:
+    # A Retry-After (or a sleep that landed late) leaves a wide bracket, an end of its own
+    # apart from the quicker steps': the next 3 s step, polled in its middle and then at
+    # its end, was seen 1 s late (a third of its duration).
+    random.seed(7)
+    clock = FakeClock()
+    steps = [0.5, 0.5, 3.0, 0.5, 3.0, 0.5]
+    fake = RetryAfterWeaver(clock, steps, busy=3)
+    poll = PollPolicy(PollSettings(), clock=clock, rng=random.random)
+    _, lags = _stepped(fake, clock, poll, len(steps))
+    assert lags[2] > 1.0, lags  # the server asked for that one
+    for took, lag in list(zip(fake.took, lags, strict=True))[3:]:
+        assert lag <= 0.2 * took + PollSettings().min_interval, (took, lags)
+
+
 class QueuedWeaver(TimedWeaver):
     """Operations wait ``queue`` seconds, pending, then run ``duration`` seconds; while
     pending, ``wait_seconds`` is the time left (``counts="down"``) or the time already
@@ -254,6 +298,8 @@ def test_next_poll_steps_a_fifth_of_the_time_between_two_ends() -> None:
     assert _next(3.5, short, long) == pytest.approx(4.0)  # the next end, within a fifth
     assert _next(4.0, short, long) is None
     assert _next(0.1, Bracket(0.01, 0.02), long) == pytest.approx(0.15)  # at least `least`
+    # Inside a wide end past the first (a Retry-After left it): a fifth, not its middle.
+    assert _next(1.0, short, Bracket(0.9, 5.0)) == pytest.approx(1.2)
 
 
 def test_a_queued_operation_is_expected_after_its_queue() -> None:
