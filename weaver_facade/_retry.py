@@ -357,12 +357,19 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
 def _refused(error: BaseException) -> bool:
     """Whether a connect was refused. The async transport says only "All connection
     attempts failed", with the reason a few causes down: for a name of several addresses,
-    in the group of its connects' errors."""
-    for e in causes(error):
-        if isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower():
-            return True
-        if isinstance(e, BaseExceptionGroup) and any(map(_refused, e.exceptions)):
-            return True
+    in the group of its connects' errors. Each is looked at once: a member's causes may
+    lead back to its group."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        for e in causes(todo.pop()):
+            if id(e) in seen:  # and those behind it
+                break
+            seen.add(id(e))
+            if isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower():
+                return True
+            if isinstance(e, BaseExceptionGroup):
+                todo.extend(e.exceptions)
     return False
 
 

@@ -1074,6 +1074,24 @@ def test_a_refused_connection_reads_the_same_from_both_transports() -> None:
     assert describe_failure(async_error.value) == "connection refused"
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["none-refused", "one-refused"])
+def test_a_connects_group_that_leads_back_to_itself_is_described(refused: bool) -> None:
+    # A member of the group of a name's connect errors whose cause is the group again (a
+    # cycle, which ``causes`` allows for) sent the look for a refusal round it: a
+    # RecursionError in place of the error's words, before the refused member was seen.
+    unreachable = OSError(101, "Network is unreachable")
+    members = [unreachable, ConnectionRefusedError(111, "Connect call failed")][: 1 + refused]
+    group = ExceptionGroup("multiple connection attempts failed", members)
+    unreachable.__cause__ = group
+    error = httpx.ConnectError("All connection attempts failed")
+    error.__cause__ = OSError("All connection attempts failed")  # anyio's, from the group
+    error.__cause__.__cause__ = group
+    expected = (
+        "connection refused" if refused else "cannot connect (All connection attempts failed)"
+    )
+    assert describe_failure(error) == expected
+
+
 def test_a_timeout_is_described_alike_whatever_the_transport_said() -> None:
     # The async transport's ReadTimeout has no text: "get_model: ReadTimeout: ReadTimeout";
     # the sync one's says "timed out", so the two clients' messages differed.
