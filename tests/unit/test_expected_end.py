@@ -105,6 +105,21 @@ def test_a_loop_without_long_poll_beats_the_official_schedule(duration: float) -
     assert lags[0] <= 0.2 * duration + PollSettings().min_interval, lags  # today's bound
 
 
+@pytest.mark.parametrize("duration", [0.2, 1.0, 5.0, 20.0])
+def test_a_loop_of_one_step_is_polled_once_or_twice_for_most_steps(duration: float) -> None:
+    # The README's figures for a loop that repeats one operation, once its history is full:
+    # its jitter can set recent ends apart, each then polled on its own.
+    gets: list[int] = []
+    for seed in range(10):
+        random.seed(seed)
+        clock = FakeClock()
+        fake = TimedWeaver(clock, duration)
+        poll = PollPolicy(PollSettings(), clock=clock, rng=random.random)
+        gets += _stepped(fake, clock, poll, 20)[0][HISTORY + 1 :]
+    assert sum(n <= 2 for n in gets) / len(gets) >= 0.85, gets
+    assert statistics.mean(gets) <= 1.8, gets
+
+
 class VaryingWeaver(TimedWeaver):
     """Operations take the durations of ``durations``, in turn (``took`` lists them, as
     jittered)."""
