@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.contract.support import KEY, kit_process, quick
 from tests.support.emulator import serve_in_thread
+from tests.support.signals import ctrl_c
 from weaver_facade.contract import _conformance, run_contract_test
 from weaver_facade.emulator import EmulatorConfig, create_app
 
@@ -113,14 +112,7 @@ def test_a_reply_slower_than_the_request_limit_is_a_timeout(
 def test_a_first_interrupt_ends_a_dripped_reply(served: Served) -> None:
     args = ["--base-url", served.base_url, "--only", "conformance", "--quick"]
     with kit_process("SIG_DFL", args) as run:
-        try:
-            assert served.drip.started.wait(90), "no reply was dripped"
-            sent = time.monotonic()
-            run.send_signal(signal.SIGINT)
-            stdout, stderr = run.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            raise
-    took = time.monotonic() - sent
+        assert served.drip.started.wait(90), "no reply was dripped"
+        stdout, stderr, took = ctrl_c(run, timeout=30)
     assert run.returncode == 130, stdout + stderr
     assert took < 20, f"the kit took {took:.0f} s to end after a Ctrl-C"

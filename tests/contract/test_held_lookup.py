@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from tests.contract.support import KEY, ROOT, quick
 from tests.support.emulator import serve_in_thread
 from tests.support.name_lookups import names
-from tests.support.signals import with_sigint
+from tests.support.signals import ctrl_c, with_sigint
 from weaver_facade.contract import ServerUnreachable, _conformance, run_contract_test
 from weaver_facade.emulator import EmulatorConfig, create_app
 
@@ -168,20 +167,13 @@ def test_a_first_interrupt_ends_a_held_lookup(served: Served) -> None:
         env={**os.environ, "WEAVER_API_KEY": KEY},
         cwd=ROOT,
     ) as run:
-        try:
-            assert run.stderr is not None
-            for line in run.stderr:
-                if line.strip() == "held":
-                    break
-            else:
-                pytest.fail("no lookup was held")
-            sent = time.monotonic()
-            run.send_signal(signal.SIGINT)
-            stdout, stderr = run.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            raise
-    took = time.monotonic() - sent
+        assert run.stderr is not None
+        for line in run.stderr:
+            if line.strip() == "held":
+                break
+        else:
+            pytest.fail("no lookup was held")
+        stdout, stderr, took = ctrl_c(run, timeout=60)
     assert run.returncode == 130, stdout + stderr
     assert took < HELD / 2, f"the kit took {took:.0f} s to end after a Ctrl-C"
 

@@ -4,9 +4,11 @@ watch its stderr while signals reach it."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 
 # A terminal starts a job in its own process group, SIGINT at its default for a foreground
@@ -22,6 +24,19 @@ def with_sigint(disposition: str, argv: list[str]) -> list[str]:
     """``argv`` run with SIGINT's disposition ``disposition`` (``"SIG_DFL"`` or
     ``"SIG_IGN"``); the process keeps its pid, so signals reach the command itself."""
     return [sys.executable, "-c", _LAUNCH, disposition, *argv]
+
+
+def ctrl_c(process: subprocess.Popen[str], timeout: float) -> tuple[str, str, float]:
+    """SIGINT to ``process``; its stdout and stderr once it ends, and the seconds it took
+    (killed, and ``TimeoutExpired`` raised, if it runs on past ``timeout``)."""
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return stdout, stderr, time.monotonic() - sent
 
 
 class Watched:
