@@ -239,8 +239,14 @@ class ModelStateLostError(ConflictError):
 
 
 #: What to do once a model's training state is lost: the facade's own words, since a
-#: server's message need not say (``says_how_to_resume`` tells whether it does).
-RESUME_CALL = "service.create_training_client_from_state(trainer.latest_checkpoint())"
+#: server's message need not say (``says_how_to_resume`` tells whether it does). No call
+#: to paste: ``latest_checkpoint()`` is ``None`` for a model made so that has not saved
+#: yet, and the README's recipe (type-checked by the tests) takes both cases.
+RESUME_CALL = (
+    "service.create_training_client_from_state() of trainer.latest_checkpoint(), or, while "
+    "that is None (a model made so, not saved since), of trainer.resumed_from's path, as the "
+    'README\'s "Lost state" shows'
+)
 RESUME_ADVICE = f"create a new model and load the last checkpoint into it: {RESUME_CALL}"
 #: The note of a model whose training state is lost (a 409, or a failed operation).
 STATE_LOST_NOTE = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"

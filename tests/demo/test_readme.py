@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
@@ -14,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import weaver_facade
+from weaver_facade import ModelStateLostError, ServiceClient, TrainingClient, datum_from_tokens
 from weaver_facade.emulator import run_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +165,65 @@ def test_the_readme_checkpoint_example_lists_expires_and_deletes() -> None:
         "deleted",
         "final",
     ]
+
+
+def lost_state_recipe() -> str:
+    section = README.read_text().split("**Lost state.**", 1)[1].split("\n#", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found, 'the README shows no recipe under "Lost state"'
+    return found.group(1)
+
+
+def test_the_lost_state_recipe_type_checks() -> None:
+    # The note's `service.create_training_client_from_state(trainer.latest_checkpoint())`,
+    # pasted into a script, failed `mypy --strict`: latest_checkpoint() may be None.
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--config-file", "pyproject.toml"]
+    run = subprocess.run(
+        [*mypy, "-c", lost_state_recipe()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("include_optimizer", [True, False], ids=["full", "weights-only"])
+def test_the_lost_state_recipe_goes_on_after_each_restart(
+    tmp_path: Path, include_optimizer: bool
+) -> None:
+    # Restarted on its data dir, the emulator keeps the checkpoints and loses each
+    # model's training state. The note's recipe went on from latest_checkpoint(), which
+    # is None for a model made so that has not saved yet: the second restart's.
+    recipe: dict[str, Any] = {}
+    exec(lost_state_recipe(), recipe)  # noqa: S102 - the README's own code
+    go_on: Callable[[ServiceClient, TrainingClient], TrainingClient] = recipe["go_on"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    batch = [datum_from_tokens(list(b"the cat sat on the mat"))]
+
+    def restarted() -> contextlib.AbstractContextManager[Any]:
+        return run_emulator(tmp_path / "data", api_keys=("readme-key",), port=port)
+
+    url = f"http://127.0.0.1:{port}"
+    with ServiceClient(url, "readme-key", heartbeat_interval=0) as service:
+        with restarted():
+            trainer = service.create_training_client("weaver-tiny")
+            trainer.forward_backward(batch)
+            trainer.optim_step()
+            saved = trainer.save_state("saved", include_optimizer=include_optimizer)
+        for _ in range(2):  # from its checkpoint, then from the one it came from
+            with restarted():
+                with pytest.raises(ModelStateLostError):
+                    trainer.forward_backward(batch)
+                trainer = go_on(service, trainer)
+                assert trainer.resumed_from is not None
+                loaded = (trainer.resumed_from.path, trainer.resumed_from.include_optimizer)
+                assert loaded == (saved.path, include_optimizer)
+                trainer.forward_backward(batch)  # it trains
+                trainer.optim_step()
 
 
 def contract_test_commands() -> str:

@@ -1032,8 +1032,9 @@ def test_failed_operation(fake: FakeWeaver, trainer: TrainingClient) -> None:
 
 
 # The real service's words for an operation a restart cut off, or a model whose training
-# state it lost, need not say what to do (weaver-wire.md names neither code).
-RESUME = "service.create_training_client_from_state(trainer.latest_checkpoint())"
+# state it lost, need not say what to do (weaver-wire.md names neither code): the note
+# points at the README's recipe (tests/demo/test_readme.py type-checks and runs it).
+RESUME = """as the README's "Lost state" shows"""
 
 
 def failed(code: str, message: str, **more: Any) -> httpx.Response:
@@ -1159,6 +1160,32 @@ def test_a_model_whose_state_was_lost_says_how_to_go_on(
         trainer.optim_step()
     notes = getattr(info.value, "__notes__", [])
     assert [RESUME in note for note in notes] == ([True] if advised else [])
+
+
+def test_the_lost_state_note_names_the_readme_s_recipe_and_its_calls(
+    fake: FakeWeaver, trainer: TrainingClient
+) -> None:
+    # The note said `service.create_training_client_from_state(trainer.latest_checkpoint())`:
+    # pasted into a script, it failed `mypy --strict` (latest_checkpoint() may be None), and
+    # for a model made so that has not saved yet it was None, refused.
+    fake.script(
+        "POST",
+        "/api/v1/models/m-1/optimizer-steps",
+        json_reply(409, error_json("model_state_lost", "model m-1 lost its training state")),
+    )
+    with pytest.raises(ModelStateLostError) as info:
+        trainer.optim_step()
+    (note,) = info.value.__notes__
+    section = re.search(r"""the README's "([^"]+)" shows""", note)
+    assert section, note
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    after = readme.split(f"**{section[1]}.**", 1)[1].split("\n#", 1)[0]
+    recipe = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert recipe, f"the README shows no recipe under {section[1]!r}"
+    named = re.findall(r"\b(?:service|trainer)\.\w+", note)
+    assert len(named) == 3, note
+    for name in named:  # each call and attribute the note names, as the recipe uses it
+        assert name in recipe[1], name
 
 
 def test_failed_operation_with_the_legacy_error_field(
