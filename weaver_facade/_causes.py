@@ -38,6 +38,13 @@ def causes(error: BaseException) -> Iterator[BaseException]:
         seen = seen.__cause__ or seen.__context__
 
 
+def os_reason(error: BaseException) -> str:
+    """The words of the first OS error behind ``error`` that has some, as the sync transport
+    says them (``[Errno 104] Connection reset by peer``); the async transport's errors
+    hold none (anyio's ``BrokenResourceError`` stands between). Empty when none has."""
+    return next((str(e) for e in causes(error) if isinstance(e, OSError) and str(e)), "")
+
+
 def proxy_refusal(error: BaseException) -> int | None:
     """The status of a proxy's refusal to open a tunnel (its reply to our CONNECT, which
     httpcore raises as ``ProxyError("403 Forbidden")``), if ``error`` is one."""

@@ -60,7 +60,7 @@ import httpx
 from weaver_client.client import AuthenticatedClient, Client
 from weaver_client.types import Unset
 
-from ._causes import causes, no_retry_helps, proxy_refusal, proxy_words
+from ._causes import causes, no_retry_helps, os_reason, proxy_refusal, proxy_words
 from ._errors import (
     NOT_READY_NOTE,
     RESUME_CALL,
@@ -1012,7 +1012,7 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     # A timeout in our words: the transports word it differently, or not at all.
     timeout = isinstance(exc, httpx.TimeoutException)
     described = describe_failure(exc)
-    detail = described if timeout else str(exc) or described
+    detail = described if timeout else str(exc) or os_reason(exc) or described
     if described == "connection refused" and "refused" not in detail.lower():
         # The async transport says "All connection attempts failed", the reason further down.
         detail += f" ({described})"

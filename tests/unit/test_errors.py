@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import copy
+import errno
 import functools
 import io
 import itertools
 import json
+import os
 import pickle
 import re
 import socket
+import struct
 import sys
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -577,6 +582,58 @@ def test_a_refused_connection_is_named_by_both_clients(
     assert len(retried) == 2, retried
     for line in retried:  # as the retry lines of each say
         assert "/supported-models: connection refused; retrying" in line, line
+
+
+@contextlib.contextmanager
+def resetting_server() -> Iterator[str]:
+    """The URL of a loopback server that reads each request, then resets its connection
+    (SO_LINGER 0: a close that sends RST), as a server or a proxy that drops it does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept, which a close does not
+        listener.close()
+        thread.join(5)
+
+
+def test_a_connection_reset_is_named_by_both_clients() -> None:
+    # The sync client said "ReadError: [Errno 104] Connection reset by peer", the async one
+    # "ReadError: connection dropped": its transport's ReadError says nothing, the OS's
+    # reason a few causes down.
+    with resetting_server() as url:
+        with (
+            ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
+            pytest.raises(APIConnectionError) as sync_error,
+        ):
+            svc.supported_models()
+
+        async def list_them() -> None:
+            async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
+                await svc.supported_models()
+
+        with pytest.raises(APIConnectionError) as async_error:
+            asyncio.run(list_them())
+    said = str(sync_error.value)
+    assert said.startswith("list_supported_models: ReadError: "), said
+    assert os.strerror(errno.ECONNRESET) in said, said
+    assert str(async_error.value) == said
+    assert async_error.value.__notes__ == sync_error.value.__notes__
 
 
 def test_timeout_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
