@@ -1013,19 +1013,21 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     timeout = isinstance(exc, httpx.TimeoutException)
     described = describe_failure(exc)
     detail = described if timeout else str(exc) or os_reason(exc) or described
-    if described == "connection refused" and "refused" not in detail.lower():
-        # The async transport says "All connection attempts failed", the reason further down.
-        detail += f" ({described})"
     request = request_of(exc)
     proxy = None if request is None else request.extensions.get(PROXIED)
     status = proxy_refusal(exc)
     refused = status is not None and not tunnel_refusal_is_retryable(status)
-    detail += proxy_words(
+    words = proxy_words(
         exc,
         proxy if isinstance(proxy, str) else None,
         tunnelled=request is not None and bool(request.extensions.get(TUNNELLED)),
         refused=refused,
     )
+    if described == "connection refused" and "refused" not in detail.lower():
+        # The async transport says "All connection attempts failed", the reason further
+        # down: said first in the bracket of the proxy's words, if any (" (through ...").
+        words = f" ({described}" + (f", {words.removeprefix(' (')}" if words else ")")
+    detail += words
     cls = APITimeoutError if timeout else APIConnectionError
     retryable = not (no_retry_helps(exc) or refused)
     error = cls(f"{operation}: {type(exc).__name__}: {detail}", retryable=retryable)

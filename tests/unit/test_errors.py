@@ -584,6 +584,39 @@ def test_a_refused_connection_is_named_by_both_clients(
         assert "/supported-models: connection refused; retrying" in line, line
 
 
+def test_a_proxy_that_refuses_the_connection_is_named_in_one_clause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The async client's error read "All connection attempts failed (connection refused)
+    # (through the proxy ... the environment names; see *_PROXY)": two brackets in a row.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed: nothing listens there
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    url = "http://weaver.invalid"
+    with (
+        ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
+        pytest.raises(APIConnectionError) as sync_error,
+    ):
+        svc.supported_models()
+
+    async def list_them() -> None:
+        async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
+            await svc.supported_models()
+
+    with pytest.raises(APIConnectionError) as async_error:
+        asyncio.run(list_them())
+    where = f"through the proxy {proxy} the environment names; see *_PROXY)"
+    for error in (sync_error.value, async_error.value):
+        said = str(error)
+        assert "connection refused" in said.lower(), said
+        assert said.endswith(where), said
+        assert said.count("(") == said.count(")") == 1, said
+
+
 @contextlib.contextmanager
 def resetting_server() -> Iterator[str]:
     """The URL of a loopback server that reads each request, then resets its connection
