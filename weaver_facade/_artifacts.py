@@ -14,7 +14,7 @@ import errno
 import functools
 import os
 import uuid
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
@@ -35,6 +35,7 @@ from ._checkpoints import (
 from ._dest import in_the_way, shown_path, what_is_there
 from ._download import (
     Descriptor,
+    DownloadProgress,
     Downloads,
     DownloadSettings,
     StorageFile,
@@ -59,7 +60,7 @@ from ._errors import (
 from ._lazy import wire
 from ._operations import OperationSnapshot
 from ._plans import Call, Plan
-from ._transport import give_cli_words, note_naming_calls
+from ._transport import RetryPolicy, RetrySettings, give_cli_words, note_naming_calls
 from ._wire import (
     WireFields,
     WireValues,
@@ -339,13 +340,32 @@ def download_arguments(
     )
 
 
+def storage_retries(
+    settings: DownloadSettings, retry: RetrySettings, max_retries: int | None
+) -> DownloadSettings:
+    """The transfers' limits: their own, or the client's where it is more patient (its
+    ``max_retries``, or ``with_options``' when given, its ``max_backoff`` and
+    ``max_retry_after``), so that bounds raised to ride out a restart carry a download's
+    files over it too. Lower ones leave the transfers theirs, as before: a failed transfer
+    resumes where it stopped, and giving one up costs a rerun."""
+    retries = retry.max_retries if max_retries is None else max_retries
+    return attrs.evolve(
+        settings,
+        max_failures=max(settings.max_failures, retries),
+        max_backoff=max(settings.max_backoff, retry.max_backoff),
+        max_retry_after=max(settings.max_retry_after, retry.max_retry_after),
+    )
+
+
 class DownloadDeadline(Generic[IO]):
     """A download's one deadline, counted from the call: its API requests (the lookup,
     the descriptor and each refresh), sent through ``io`` (the first through ``first``),
-    and its transfers get the time left."""
+    and its transfers get the time left, retried as ``retry`` allows (``storage_retries``)
+    with its jitter."""
 
-    def __init__(self, settings: DownloadSettings, io: IO) -> None:
-        self._settings = settings
+    def __init__(self, settings: DownloadSettings, io: IO, retry: RetryPolicy) -> None:
+        self._settings = storage_retries(settings, retry.settings, io.options.max_retries)
+        self._rng = retry._rng
         self._clock = io.poll.clock  # the transport's
         self._at = None if settings.timeout is None else self._clock() + settings.timeout
         # ``io``, or a copy whose calls all end by the deadline (``until``); measured after
@@ -362,9 +382,16 @@ class DownloadDeadline(Generic[IO]):
     def _left(self) -> float | None:
         return None if self._at is None else max(0.0, self._at - self._clock())
 
-    def settings(self) -> DownloadSettings:
-        """The download's settings, with the time left as the transfers' timeout."""
-        return attrs.evolve(self._settings, timeout=self._left())
+    def downloads(
+        self, descriptor: Descriptor, progress: Callable[[DownloadProgress], None] | None
+    ) -> Downloads:
+        """The transfers' state, with the time left as their timeout."""
+        return Downloads(
+            descriptor,
+            attrs.evolve(self._settings, timeout=self._left()),
+            progress=progress,
+            rng=self._rng,
+        )
 
     @contextlib.contextmanager
     def api_request(self, step: object) -> Iterator[None]:

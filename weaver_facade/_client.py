@@ -53,7 +53,6 @@ from ._causes import bad_host
 from ._checkpoints import CheckpointRef
 from ._download import (
     DownloadProgress,
-    Downloads,
     DownloadSettings,
     download_async,
     download_sync,
@@ -263,6 +262,7 @@ class ClientOptions(TypedDict, total=False):
             long-polls get their wait added to the read timeout. Default 60 s
             (5 s to connect); ``httpx.Timeout(None)`` for none.
         max_retries: Retries of a failed HTTP request (see ``RetryTransport``); default 4.
+            It raises a download's retries of a file from storage, 8 in a row, when larger.
         poll: How operations are waited for (``PollSettings``, or a
             ``PollPolicy`` with its own clock).
         retry: A ``RetryPolicy`` overriding ``max_retries``.
@@ -1241,7 +1241,9 @@ class ServiceClient(_ServiceBase):
                 not a folder, cannot be made or takes no files (no permission, a
                 read-only mount); nothing is written.
             ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
-            StorageError: Storage kept failing; run it again to resume.
+            StorageError: Storage kept failing (each file retried 8 times in a row at
+                least, or the client's ``max_retries``: README, "What is retried"); run it
+                again to resume.
             DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request
                 too); run it again to resume.
             OSError: A file could not be written (a full disk: ``ENOSPC``, with a note
@@ -1249,7 +1251,7 @@ class ServiceClient(_ServiceBase):
                 resume.
         """
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
-        deadline = DownloadDeadline(settings, self._io)
+        deadline = DownloadDeadline(settings, self._io, self._retry)
         # Its API requests each within their own timeout, the first's counted from here as
         # a resume's first step's is (``DownloadDeadline.first``).
         first = iter([deadline.first])
@@ -1260,7 +1262,7 @@ class ServiceClient(_ServiceBase):
 
         artifact_id, descriptor = drive(download_plan(target, kind, self._steps.deleted), send)
         state = download_sync(
-            Downloads(descriptor, deadline.settings(), progress=progress),
+            deadline.downloads(descriptor, progress),
             folder,
             refresh=lambda: drive(download_descriptor(artifact_id), send),
             stop_on=deadline.io.wakeup.stopping,
@@ -1678,7 +1680,8 @@ class AsyncServiceClient(_ServiceBase):
         """See ``ServiceClient.download_weights``."""
         running_loop()  # under trio, said before the arguments, as by every call here
         folder, settings = download_arguments(dest, verify, max_concurrency, progress, timeout)
-        deadline = DownloadDeadline(settings, self._io)  # from the call: its imports too
+        # From the call: its imports too.
+        deadline = DownloadDeadline(settings, self._io, self._retry)
         # Its API requests each within their own timeout, the first's from the call too.
         first = iter([await _on_asyncio(deadline.first)])
 
@@ -1690,7 +1693,7 @@ class AsyncServiceClient(_ServiceBase):
             download_plan(target, kind, self._steps.deleted), send
         )
         state = await download_async(
-            Downloads(descriptor, deadline.settings(), progress=progress),
+            deadline.downloads(descriptor, progress),
             folder,
             refresh=lambda: adrive(download_descriptor(artifact_id), send),
             stop_on=deadline.io.wakeup.stopping,

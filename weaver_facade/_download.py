@@ -180,7 +180,8 @@ class DownloadSettings:
             ``.part``, and a file in place of a size not given, are checked all the same.
         timeout: The overall deadline in seconds, retries and waits included; ``None``: none.
         max_failures: Failed attempts in a row, without a byte of progress, before a file
-            is given up.
+            is given up. The client's retry settings raise this, ``max_backoff`` and
+            ``max_retry_after`` where they are larger (``_artifacts.storage_retries``).
         initial_backoff: The cap of the first wait after a failure; it doubles per failure.
         max_backoff: The largest cap of a wait.
         max_retry_after: The longest ``Retry-After`` waited out; a longer one fails at once.
@@ -739,6 +740,7 @@ class Downloads:
         progress: Callable[[DownloadProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,  # what ``url_expires_at`` is compared with
+        rng: Callable[[], float] = random.random,  # the jitter of the transfers' waits
     ) -> None:
         self.paths = check_names([f.name for f in descriptor.files])
         for f in descriptor.files:
@@ -756,6 +758,7 @@ class Downloads:
         self._progress = progress
         self.clock = clock
         self.wall_clock = wall_clock
+        self.rng = rng
         # When the descriptor's URLs came: it was fetched just before.
         self.urls_arrived = wall_clock()
         self.started = clock()
@@ -1135,6 +1138,7 @@ def _start(state: Downloads, name: str, part: _PartFile) -> Transfer | None:
         deadline=state.deadline,
         clock=state.clock,
         wall_clock=state.wall_clock,
+        rng=state.rng,
         url_arrived=url_arrived,
         artifact_id=state.descriptor.artifact_id,
     )

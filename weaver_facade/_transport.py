@@ -89,6 +89,10 @@ class RetrySettings:
             is left of ``max_retry_wait`` allows it: by default, a ``Retry-After`` over
             30 s is not waited out (its error is raised at once, with ``retry_after``).
         max_retry_wait: The most one call may sleep between its attempts, in all.
+
+    A download's transfers from storage follow ``max_retries``, ``max_backoff`` and
+    ``max_retry_after`` where they are larger than their own limits (8 retries in a row of a
+    file, 8 s, 120 s), so that the bounds raised to ride out a restart carry them too.
     """
 
     max_retries: int = bounded(4, 0, integer=True)
@@ -103,7 +107,8 @@ class RetryPolicy:
 
     Args:
         settings: The limits.
-        rng: A ``random.random``-like source in [0, 1), injectable for tests.
+        rng: A ``random.random``-like source in [0, 1), injectable for tests; it draws the
+            waits of a download's transfers from storage too.
     """
 
     def __init__(

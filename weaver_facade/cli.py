@@ -316,8 +316,8 @@ class _LazyGroup(click.Group):
     default=4,
     show_default=True,
     help="Retries of a failed API request (connection errors, 429, 503); a download's "
-    "transfers from storage retry on their own, and a wait polls on through failed polls "
-    "until its --timeout.",
+    "transfers from storage retry on their own, 8 times in a row at least, or N if more; "
+    "a wait polls on through failed polls until its --timeout.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress or hints on stderr.")

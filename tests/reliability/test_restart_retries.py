@@ -6,32 +6,29 @@ restarts, whose refused connections then end a training step with `APIConnection
 `ServiceClient(retry=RetryPolicy(RetrySettings(max_retries=20, max_retry_wait=300)))`";
 against a real emulator restarted on its data dir, the script goes on from its latest
 checkpoint as "Lost state" says (without one, the emulator forgets the model too), and
-a download's transfers keep their own limit.
+the raised bounds carry a download's transfers over storage's restart too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 import signal
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.download.storage import StorageServer, descriptor
 from tests.support.emulator import spawn_emulator
-from tests.support.fakeserver import FakeWeaver
-from tests.support.fakeserver import service as fake_service
 from weaver_facade import (
     AdamParams,
     APIConnectionError,
+    DownloadResult,
     ForwardBackwardResult,
     ModelStateLostError,
     NotFoundError,
@@ -54,8 +51,8 @@ class Gate:
     """A loopback port that relays each connection to a server while open, and refuses
     connections while closed, as the port of a server that restarts does."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
+    def __init__(self, target: tuple[str, int] | None) -> None:
+        self.target = target  # may be set once the gate's URL made the server
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
@@ -89,7 +86,8 @@ class Gate:
                 client, _ = listener.accept()
             except OSError:  # closed
                 return
-            server = socket.create_connection(self._target)
+            assert self.target is not None
+            server = socket.create_connection(self.target)
             with self._lock:
                 self._sockets += [client, server]
             for source, sink in ((client, server), (server, client)):
@@ -272,31 +270,64 @@ def test_an_emulator_restarted_without_a_data_dir_forgets_the_model_too() -> Non
             service.create_training_client_from_state(saved)
 
 
+BLIP = 20.0  # seconds of storage refusing connections: a storage host's restart
+HALF = 0.5  # the jitter's draw: every storage wait is half its cap
+
+
 @pytest.mark.slow
-def test_the_readme_bounds_leave_a_download_s_transfers_to_their_own_limit(
+def test_the_readme_bounds_carry_a_download_over_a_storage_restart_the_default_ones_do_not(
     tmp_path: Path,
 ) -> None:
-    # The API refusing five times in a row, more than the default retries ride out: the
-    # raised bounds carry the download's own request over them. Then storage refusing nine
-    # times in a row (503s, backed off as refused connections are): the bounds give an API
-    # request 21 attempts, a download's file gives up after 9.
-    stored, artifact_id, fake = {"w.bin": b"weights" * 100}, uuid.uuid4(), FakeWeaver()
-    with StorageServer(stored).running() as storage:
-        storage.script("w.bin", *["503"] * 9)
-        path = f"/api/v1/artifacts/{artifact_id}/download"
-        down = httpx.Response(503, json={"code": "unavailable", "message": "restarting"})
-        fake.script("GET", path, *[down] * 5, descriptor(storage, artifact_id, stored))
-        quick = RetrySettings(  # the README's bounds, with sleeps short enough for a test
-            max_retries=README_BOUNDS.max_retries,
-            max_retry_wait=README_BOUNDS.max_retry_wait,
-            initial_backoff=0.01,
-            max_backoff=0.01,
-        )
-        with (
-            fake_service(fake, retry=RetryPolicy(quick)) as svc,
-            pytest.raises(StorageError, match="giving up after 9 failed attempts") as info,
-        ):
-            svc.download_weights(artifact_id, tmp_path / "out")
-        assert len(fake.sent("GET", path)) == 6
-        assert storage.keys_fetched() == ["w.bin"] * 9
-    assert "run it again to resume" in str(info.value)
+    # The emulator's storage (the host its URLs name) behind a gate, which refuses
+    # connections for BLIP seconds. The default bounds leave a file its own 9 attempts in a
+    # row, 15.9 s of waits with each half its cap (0.25 s doubling to 8 s); the README's
+    # give it 21, more than a minute's: the download ends once storage is back.
+    gate = Gate(None)
+    with run_emulator(api_keys=(KEY,), storage_url=gate.url) as emu:
+        host, port = emu.base_url.removeprefix("http://").split(":")
+        gate.target = (host, int(port))
+        with ServiceClient(emu.base_url, KEY, heartbeat_interval=0) as service:
+            trainer = service.create_training_client("weaver-tiny")
+            artifact = trainer.export_weights(trainer.save_state("s"))
+        retries = {
+            "default": RetryPolicy(RetrySettings(), rng=lambda: HALF),
+            "readme": RetryPolicy(README_BOUNDS, rng=lambda: HALF),
+        }
+        ended = {name: Ended() for name in retries}
+
+        def download(name: str) -> None:
+            with ServiceClient(emu.base_url, KEY, heartbeat_interval=0, retry=retries[name]) as svc:
+                try:
+                    ended[name].outcome = svc.download_weights(
+                        artifact, tmp_path / name, timeout=BLIP + 60
+                    )
+                except Exception as exc:
+                    ended[name].outcome = exc
+                ended[name].at = time.monotonic()
+
+        gate.close()
+        down = time.monotonic()
+        threads = [threading.Thread(target=download, args=(n,), daemon=True) for n in retries]
+        for thread in threads:
+            thread.start()
+        time.sleep(BLIP)
+        gate.open()
+        up = time.monotonic()
+        for thread in threads:
+            thread.join(timeout=60)
+        gate.close()
+    assert not any(thread.is_alive() for thread in threads)
+    result = ended["readme"].outcome
+    assert isinstance(result, DownloadResult), repr(result)
+    # Within a storage wait of its return (half of 8 s), and each file the manifest's.
+    assert ended["readme"].at - up < HALF * 8.0 + SLACK
+    assert {f.name for f in result.files} == {f.name for f in artifact.files}
+    for f in artifact.files:
+        data = result.path(f.name).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (f.size, f.sha256)
+    given_up = ended["default"].outcome
+    assert isinstance(given_up, StorageError), repr(given_up)
+    assert "giving up after 9 failed attempts" in str(given_up)
+    assert "Connection refused" in str(given_up)
+    waits = sum(HALF * min(8.0, 0.25 * 2**a) for a in range(8))  # 15.9 s
+    assert waits - SLACK < ended["default"].at - down < waits + SLACK < BLIP
