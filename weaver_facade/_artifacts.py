@@ -391,6 +391,7 @@ class DownloadDeadline(Generic[IO]):
             attrs.evolve(self._settings, timeout=self._left()),
             progress=progress,
             rng=self._rng,
+            artifact=(uuid.UUID(descriptor.artifact_id), ArtifactKind(descriptor.kind)),
         )
 
     @contextlib.contextmanager

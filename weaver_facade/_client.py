@@ -1228,7 +1228,8 @@ class ServiceClient(_ServiceBase):
                 download's threads, never the caller's (for the async client, not the
                 event loop's: ``loop.call_soon_threadsafe`` hands it what to show), one
                 call at a time for this download; two downloads at once that share one
-                function may call it at the same time, each with its own counts. An
+                function may call it at the same time, each with its own counts and its
+                artifact's id. An
                 exception it raises ends the download, with a note that its files stay.
             timeout: An overall deadline in seconds, from the call: the requests that find
                 the artifact and its descriptor (and its refreshes), the transfers and their

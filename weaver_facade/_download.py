@@ -26,16 +26,20 @@ import threading
 import time
 import unicodedata
 import urllib.parse
+import uuid
 import zlib
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 from weaver_client import limits
 
 if sys.platform != "win32":
     import fcntl
+
+if TYPE_CHECKING:
+    from ._artifacts import ArtifactKind
 
 from ._args import bounded, call_plain, plain_number
 from ._causes import (
@@ -153,8 +157,8 @@ class Descriptor:
 @attrs.frozen(kw_only=True)
 class DownloadProgress:
     """What a download's ``progress`` callback receives, after every write: a new one each
-    time, counting that download alone (it does not name the artifact: give two downloads
-    at once a callback each to tell them apart).
+    time, counting that download alone, and naming its artifact, so that two downloads at
+    once may share one callback.
 
     Attributes:
         bytes_done: Bytes on disk so far (resumed prefixes and skipped files included).
@@ -162,12 +166,17 @@ class DownloadProgress:
             server did not give is not yet in place (its size is then what was written).
         files_done: Files verified and in place (or skipped as already there).
         files_total: Files in the artifact.
+        artifact_id: The artifact downloaded, as ``DownloadResult.artifact_id``; ``None``
+            only in one made without it (a display's own test, say).
+        kind: Its kind, as ``DownloadResult.kind``; ``None`` as ``artifact_id`` is.
     """
 
     bytes_done: int
     bytes_total: int | None
     files_done: int
     files_total: int
+    artifact_id: uuid.UUID | None = None
+    kind: ArtifactKind | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -741,7 +750,10 @@ class Downloads:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,  # what ``url_expires_at`` is compared with
         rng: Callable[[], float] = random.random,  # the jitter of the transfers' waits
+        artifact: tuple[uuid.UUID, ArtifactKind] | None = None,
     ) -> None:
+        """``artifact``: the descriptor's id and kind as the caller types them, which each
+        ``DownloadProgress`` names."""
         self.paths = check_names([f.name for f in descriptor.files])
         for f in descriptor.files:
             if (problem := sha256_problem(f.sha256)) is not None:
@@ -759,6 +771,8 @@ class Downloads:
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng
+        named: tuple[uuid.UUID | None, ArtifactKind | None] = artifact or (None, None)
+        self._artifact_id, self._kind = named
         # When the descriptor's URLs came: it was fetched just before.
         self.urls_arrived = wall_clock()
         self.started = clock()
@@ -858,6 +872,8 @@ class Downloads:
                         bytes_total=self._bytes_total,
                         files_done=self.files_done,
                         files_total=len(self.descriptor.files),
+                        artifact_id=self._artifact_id,
+                        kind=self._kind,
                     ),
                 )
             except Exception as exc:
