@@ -835,6 +835,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         only to send: the handle, which tells ``on_progress``, is made after it, so that a
         callback may call the model. Returns the operation's result (``wait``), or its
         handle."""
+        check_bool("wait", wait)
         handle = self._io.handle(self._io.run(self._in_turn(operation, plan, live)))
         return handle.result() if wait else handle
 
@@ -863,7 +864,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
             loss_fn: The loss; only ``"cross_entropy"``.
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
-        check_bool("wait", wait)
         return self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
 
     @overload
@@ -882,7 +882,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
-        check_bool("wait", wait)
         return self._started("optim_step", self._optim_step(adam_params), wait)
 
     @overload
@@ -938,7 +937,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 server without ``Idempotency-Key``: that one is returned (see the README's
                 "How a save tells its own checkpoint from a real conflict").
         """
-        check_bool("wait", wait)
         save = self._save(name, include_optimizer, ttl_seconds)
         return self._started("save_state", save, wait)
 
@@ -961,7 +959,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
-        check_bool("wait", wait)
         return self._started("load_state", self._load(checkpoint, False), wait)
 
     @overload
@@ -985,7 +982,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
             OptimizerStateUnavailableError: Before any request for a ``Checkpoint`` that is
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
-        check_bool("wait", wait)
         return self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
 
     @overload
@@ -1050,7 +1046,6 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 request when that is this client's model, whose mode it knows.
             OperationFailedError: The export failed.
         """
-        check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         return self._started("export_weights", start, wait, live=checkpoint is None)
 
@@ -1120,6 +1115,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
     ) -> _R | AsyncOperationHandle[_R]:
         """See ``TrainingClient._started``."""
+        check_bool("wait", wait)
         handle = self._io.handle(await self._io.run(self._in_turn(operation, plan, live)))
         return await handle.result() if wait else handle
 
@@ -1139,7 +1135,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, data: Sequence[Datum], loss_fn: LossFnName = "cross_entropy", *, wait: bool = True
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
-        check_bool("wait", wait)
         return await self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
 
     @overload
@@ -1158,7 +1153,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
-        check_bool("wait", wait)
         return await self._started("optim_step", self._optim_step(adam_params), wait)
 
     @overload
@@ -1197,7 +1191,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         wait: bool = True,
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
-        check_bool("wait", wait)
         save = self._save(name, include_optimizer, ttl_seconds)
         return await self._started("save_state", save, wait)
 
@@ -1217,7 +1210,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
-        check_bool("wait", wait)
         return await self._started("load_state", self._load(checkpoint, False), wait)
 
     @overload
@@ -1236,7 +1228,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
-        check_bool("wait", wait)
         return await self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
 
     @overload
@@ -1279,7 +1270,6 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         wait: bool = True,
     ) -> Artifact | AsyncOperationHandle[Artifact]:
         """See ``TrainingClient.export_weights``."""
-        check_bool("wait", wait)
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
         return await self._started("export_weights", start, wait, live=checkpoint is None)
 
