@@ -801,10 +801,9 @@ def _created_after_lost_reply(model_id: str, lost: int, ended: int = 0) -> str:
     de-duplicates model_seq_id keeps too: the new session's create has a seq id of its
     own)."""
     one = lost == 1
-    earlier = "an earlier attempt's reply was" if one else f"{lost} earlier attempts' replies were"
     who = "the server" if ended else "a server that does not de-duplicate model_seq_id"
     return (
-        f"create_model: model {model_id} was made after {earlier} lost: {who} may have made "
+        f"create_model: model {model_id} was made after {_earlier_lost(lost)}: {who} may have made "
         f"{'another model' if one else f'up to {lost} other models'} too, {_unknown_made(one)}"
     )
 

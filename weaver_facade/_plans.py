@@ -29,8 +29,6 @@ R = TypeVar("R")
 
 
 Plan: TypeAlias = Generator[Any, Any, T]
-"""An I/O-free plan: yields steps (a ``Call``, a ``Submission``, a ``Pause``...), receives
-their outcomes, returns its result. A shell's ``run`` carries the steps out."""
 
 
 class Call(NamedTuple, Generic[M]):
