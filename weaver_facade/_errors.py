@@ -253,8 +253,9 @@ STATE_LOST_NOTE = f"the model trains no more, and its checkpoints stay: {RESUME_
 #: ``RESUME_CALL`` in the command line's words.
 RESUME_COMMANDS = (
     "`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints load "
-    "NEW_MODEL_ID PATH --with-optimizer` with the newest PATH of `weaver-facade checkpoints "
-    "list MODEL_ID`"
+    "NEW_MODEL_ID PATH` with the newest PATH of `weaver-facade checkpoints list MODEL_ID` "
+    "(if it lists none, the PATH the model was loaded from), and `--with-optimizer` if that "
+    "checkpoint holds its optimizer state"
 )
 
 

@@ -805,6 +805,11 @@ def test_a_model_whose_state_was_lost_says_what_to_do_in_the_command_line_s_word
     )
     assert "`weaver-facade models create BASE_MODEL`, then " in said
     assert "create_training_client_from_state" not in said
+    # The listing the advice names is empty here (a model loaded from a checkpoint that has
+    # not saved since), and a weights-only checkpoint refuses --with-optimizer: the advice
+    # must say where to go on from then, and that the option depends on the checkpoint.
+    assert "if it lists none, the PATH the model was loaded from" in said
+    assert "`--with-optimizer` if that checkpoint holds its optimizer state" in said
 
 
 def test_a_wait_polls_again_after_a_500_the_server_calls_final() -> None:
