@@ -19,21 +19,6 @@ from typing import Any
 
 import click
 
-__all__ = [
-    "EMPTY_API_KEY",
-    "EMPTY_BASE_URL",
-    "EMPTY_FOLDER",
-    "MOST_SECONDS",
-    "Context",
-    "Folder",
-    "HelpFormatter",
-    "Seconds",
-    "WholeNumber",
-    "in_digits",
-    "range_words",
-    "seconds_limit",
-]
-
 _HYPHEN = "\ue000"  # of the private use area: in no help text, and one column, as "-"
 
 

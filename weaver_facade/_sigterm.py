@@ -17,14 +17,6 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import NoReturn
 
-__all__ = [
-    "default_ctrl_c",
-    "interrupted",
-    "raise_interrupt",
-    "taken_as_interrupt",
-    "terminate_as_interrupt",
-]
-
 _came = threading.Event()
 
 

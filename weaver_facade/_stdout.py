@@ -15,8 +15,6 @@ import os
 import sys
 from collections.abc import Iterator
 
-__all__ = ["output_errors"]
-
 # What writing to stdout fails with; a file the command writes names itself (filename).
 _OUTPUT_ERRORS = frozenset(
     {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
