@@ -152,9 +152,8 @@ def find_listed(
     model_id: str, wanted: Callable[[Checkpoint], bool], deleted: Callable[[], bool] = _kept
 ) -> Plan[tuple[Checkpoint | None, str]]:
     """``find``, looked for ``LOOKS_AGAIN`` times more within the call's deadline, unless
-    this client ``deleted()`` it (a save of its name since would be listed, or lag: not
-    deleted); with ``None``, how many times the list was read and why, for the error.
-    ``deleted`` is asked after each look: a delete in another thread may end meanwhile."""
+    this client ``deleted()`` it (asked after each look, ``asked``); with ``None``, how many
+    times the list was read and why, for the error."""
     for looks in itertools.count(1):
         found = yield from find(model_id, wanted)
         if found is not None:
@@ -171,8 +170,7 @@ def find_listed(
 
 
 def find_by_path(path: CheckpointPath, deleted: Callable[[], bool] = _kept) -> Plan[Checkpoint]:
-    """A path's checkpoint, looked up by name among its model's checkpoints
-    (``find_listed``)."""
+    """A path's checkpoint, found by name in its model's list (``find_listed``)."""
     found, listed = yield from find_listed(path.model_id, lambda c: c.name == path.name, deleted)
     if found is None:
         raise NotFoundError(
@@ -212,11 +210,9 @@ def _route_missing(error: APIError) -> bool:
 
 
 def _route_unknown(error: APIError) -> bool:
-    """Whether a refusal of ``GET /checkpoints/{id}`` says at once that the server has no
-    such route, whatever the id: a 405, or a 404 without the spec's Error body (a
-    framework's own page). A 404 ``not_found`` does not: the spec answers so for an unknown
-    checkpoint and an unknown route alike, and a server whose read by id lags behind its
-    list answers so for a checkpoint it has just made (``by_id`` counts the misses)."""
+    """Whether a refusal of ``GET /checkpoints/{id}`` says that the server has no such
+    route, whatever the id: a 405, or a 404 without the spec's Error body (a framework's
+    own page); not a 404 ``not_found`` (README, "Saves": ``by_id`` counts those)."""
     return error.status_code == 405 or (error.status_code == 404 and error.code is None)
 
 

@@ -1,26 +1,19 @@
 """Exactly-once saves on a server without ``Idempotency-Key``. No I/O.
 
-There, a save whose first attempt the server acted on but whose reply was
-lost is sent again by the retry transport and meets ``409 checkpoint_exists``
-(or a 409 of a code the spec does not name: the wire sheet names none for it):
-the checkpoint of our own first attempt. This module tells that apart from a
-real conflict, which still raises ``CheckpointExistsError``, by the rule of the
-README's "How a save tells its own checkpoint from a real conflict" (where
-also why our own checkpoint always passes, and what the rule cannot tell apart).
-The 409 is taken for our own checkpoint only when all hold:
+There, a save whose reply was lost after the server acted is sent again and meets
+``409 checkpoint_exists`` (or a 409 of a code the spec does not name): the checkpoint of
+its own first attempt. The README's "How a save tells its own checkpoint from a real
+conflict" gives the rule, why our own checkpoint always passes, and what the rule cannot
+tell apart; here, the 409 is ours only when all hold:
 
-1. an earlier attempt of this very request may have been acted on (the retry
-   transport says so: ``EarlierAttempt``);
-2. the model's checkpoint of that name (from the model's checkpoint list) has
-   the requested ``type``, and the requested ``ttl_seconds`` when one was given;
-3. its ``created_at`` is at least the 409 reply's ``Date`` minus the time
-   measured locally since that attempt was sent, less ``CLOCK_TOLERANCE``.
-   A reply without ``Date`` passes nothing.
+1. an earlier attempt of this very request may have acted (``EarlierAttempt``);
+2. the model's checkpoint of that name has the requested ``type``, and the requested
+   ``ttl_seconds`` when one was given;
+3. its ``created_at`` is at least the 409's ``Date`` minus the time measured locally
+   since that attempt was sent, less ``CLOCK_TOLERANCE`` (no ``Date``: no match).
 
-A forced export meets the same fate as ``409 export_in_progress``: its own first
-attempt's export, still running (or done by the time the checkpoint's artifacts are
-listed). Rules 1 and 3 apply to the one pending artifact of the checkpoint
-(``hf_model`` when merging) created since, else the one completed (``own_export``).
+A forced export's ``409 export_in_progress`` is its own first attempt's export under rules
+1 and 3 (``own_export``).
 """
 
 from __future__ import annotations
@@ -115,15 +108,10 @@ class ResourceWatch(Generic[_Resource]):
 
     With ``operation_id``, the resource is that operation's result, watched once the
     operation is done (``_operations._HandleState._follow``): the id stays the
-    operation's, and a pending resource shows as ``running``, since its operation has
-    begun and ended. A resource ``read`` no longer finds (``NotFoundError``: deleted,
-    expired) is then the operation's failure, which gave nothing to use; once only, it is
-    looked for again, since a server may not find at once what it has just made (a
-    listing that lags). One no read has found yet is not "no longer" found: without
-    ``GET /checkpoints/{id}`` (the real service) it is read through a listing that may
-    show a save only later, so it is looked for until the wait's deadline, as a pending
-    one is; unless ``said_gone`` tells that a miss is the server's word that it has none
-    (a server known to have that route answering 404), which counts as one once found."""
+    operation's, and a pending resource shows as ``running``. A miss (``NotFoundError``)
+    is as the README's "Saves" says: one found before, or one ``said_gone`` takes for the
+    server's word, is looked for once more, then fails the operation; one never found is
+    looked for until the wait's deadline, as a pending one is."""
 
     def __init__(
         self,

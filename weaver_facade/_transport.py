@@ -876,20 +876,14 @@ def warn_naming_calls(said: str, *, left_running: bool = False) -> None:
     logger.warning("%s", said, extra={"cli_message": cli, "left_running": left_running})
 
 
-# Each client applies WEAVER_LOG: a bad value is reported at the first only.
 _bad_levels_reported: set[str] = set()
 
 
 def configure_logging(env: str | None = None) -> None:
-    """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``).
-
-    It sets the level of the ``weaver_facade`` logger and adds a stderr
-    handler, for the records no handler of the root logger prints on stderr. Unset,
-    retries still reach stderr: they are WARNING records, which Python
-    prints when no handler is configured. Any other value is
-    reported, once in a process, as an ERROR record (a log asked for and not
-    given: the command line's ``-q`` does not hide it), not ignored.
-    """
+    """Apply ``WEAVER_LOG`` (``debug``, ``info``, ``warning`` or ``error``), as the README's
+    "Retries are visible" says. Any other value is an ERROR record, once in a process of
+    many clients: a log asked for and not given, which the command line's ``-q`` does not
+    hide."""
     raw = env if env is not None else os.environ.get("WEAVER_LOG", "")
     level_name = raw.strip().lower()
     if not level_name:
