@@ -1,10 +1,6 @@
-"""The optional extensions of the wire, named by ``x-weaver-extension`` in openapi.yaml.
-
-Each extension the real Weaver service lacks is marked in the spec with a
-short kebab-case name (the spec's header comment lists them). The emulator's
-``--extensions`` and the contract kit's report derive the known names from the
-spec with ``extension_names``; the facade itself only needs the names that its
-``UnsupportedByServerError`` gives.
+"""The optional extensions of the wire, named by ``x-weaver-extension`` in openapi.yaml (how
+they are marked and used: DEVELOPERS.md, "Conventions"): their names, and the spec without
+some of them. The facade itself only needs the names its ``UnsupportedByServerError`` gives.
 """
 
 from __future__ import annotations

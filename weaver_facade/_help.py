@@ -1,8 +1,7 @@
 """The options of the command lines (``weaver-facade``'s, the emulator's, the kit's): help
-text wrapped at spaces only, numbers in ASCII digits refused, and their range shown in
-``--help``, in words (``WholeNumber``, ``Seconds``), and a folder's type left to the command
-to check; and the click commands' context (``Context``), whose usage errors name their
-command. A shared leaf: it imports nothing of the facade.
+text wrapped at spaces only, numbers in ASCII digits alone with their range in words, a
+folder left to the command to check, and a ``Context`` whose usage errors name their command.
+A shared leaf: it imports nothing of the facade.
 
 click wraps with ``textwrap``, which also breaks a word after a hyphen: ``weaver-facade
 supported-`` / ``models``, ``cursor-`` / ``paging``, commands and names that a reader copies

@@ -103,12 +103,9 @@ def load_deferred() -> None:
 async def loaded_off_loop() -> None:
     """``load_deferred`` in a thread of its own (``in_own_thread``), once: an import on
     the event loop's thread holds every other task of the program (a server's handlers, a
-    heartbeat) for its whole length, tenths of a second for the generated models.
-
-    A caller cancelled meanwhile leaves the import to finish in its thread; the import
-    system's module locks make another thread's import of the same module (a sync
-    client's first request, the next call's ``load_deferred``) wait for it there.
-    """
+    heartbeat) for its whole length, tenths of a second for the generated models. An
+    import left to finish by a cancelled caller is waited for by another thread's import
+    of the same module (the import system's module locks)."""
     if not _loaded:
         await in_own_thread(load_deferred, "weaver-imports")
 

@@ -1,8 +1,6 @@
-"""What a service client keeps of each model it trains, whichever of its training clients
-calls (``ModelSteps``, one per model in ``StepsByModel``): the next ``seq_id``, the lock that
-keeps the model's calls in turn, whether the client terminated it, the saves no
-``latest_checkpoint`` has looked for yet; and the checkpoints the client deleted
-(``DeletedHere``), which a list that lags may still show. No I/O: ``ModelSteps.latest`` is a plan.
+"""What a service client keeps of each model it trains, for all its training clients of it
+(``ModelSteps``, in ``StepsByModel``), and the checkpoints it deleted (``DeletedHere``), which
+a list that lags may still show. No I/O: ``ModelSteps.latest`` is a plan.
 """
 
 from __future__ import annotations
