@@ -566,13 +566,6 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
     def lock() -> threading.Lock:
         return threading.Lock()
 
-    @staticmethod
-    def acquire(lock: threading.Lock, seconds: float | None) -> bool:
-        """Take ``lock`` within ``seconds`` (``None``: however long). A thread waits at most
-        ``threading.TIMEOUT_MAX``, so a longer timeout (``inf``, which ``with_options``
-        takes) waits that long, not ``OverflowError``."""
-        return lock.acquire(timeout=-1 if seconds is None else min(seconds, threading.TIMEOUT_MAX))
-
     @contextlib.contextmanager
     def holding(
         self, lock: threading.Lock, late: Callable[[float | None], Exception]
@@ -581,7 +574,9 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         seconds waited)``. No request is on its way while it waits: a held Ctrl-C ends it."""
         left = self.time_left()
         with between_requests():
-            taken = self.acquire(lock, left)
+            # At most TIMEOUT_MAX: a longer one (``inf``, which ``with_options`` takes) raised
+            # OverflowError.
+            taken = lock.acquire(timeout=-1 if left is None else min(left, threading.TIMEOUT_MAX))
         if not taken:
             raise late(left)
         try:

@@ -363,12 +363,10 @@ RESULT_FIELDS = (
 
 
 def _metrics(operation: str, schema: str, metrics: wire.Metrics) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, value in metrics.additional_properties.items():
-        out[key] = as_float(
-            expect(operation, schema, field_at("metrics", key), value, (int, float))
-        )
-    return out
+    return {
+        key: as_float(expect(operation, schema, field_at("metrics", key), value, (int, float)))
+        for key, value in metrics.additional_properties.items()
+    }
 
 
 def _flat_numbers(operation: str, schema: str, field: str, values: list[Any]) -> list[float]:
