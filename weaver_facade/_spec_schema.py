@@ -17,9 +17,8 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import jsonschema.exceptions
@@ -95,8 +94,7 @@ _Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """Where a schema error was found, in the spec's words.
 
     Attributes:
@@ -107,8 +105,8 @@ class Located:
     """
 
     node: Any
-    names: list[str] = field(default_factory=list)
-    own: str | None = None
+    names: list[str]
+    own: str | None
 
 
 class SpecSchemas:
