@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from ._extensions import MARKER, WITHOUT
+from ._extensions import WITHOUT, field_marker
 from ._result_shape import stand_ins
 
 _TYPES: Mapping[str, tuple[str, Any]] = {
@@ -84,8 +84,7 @@ def unpromised(schema: str) -> frozenset[str]:
         key
         for key, field in found.get("properties", {}).items()
         if (promised is not None and key not in promised)
-        or MARKER in field
-        or MARKER in _resolve(field)[0]
+        or field_marker(field, _schemas()) is not None
     )
 
 
