@@ -166,9 +166,7 @@ def _look_up(key: tuple[str, int], flight: _Flight) -> None:
 
 class Lookups:
     """Name lookups (``addresses``) under way, which ``stop`` stops waiting for, for good:
-    a download's stop (``StorageHTTP.abort``), whether its GETs connect themselves or
-    through httpx's client (``bound_client``), and the close of the API's own transport
-    (``_transport.own_transport``)."""
+    a download's (``StorageHTTP.abort``), and the API's own transport's as it closes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
