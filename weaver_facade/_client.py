@@ -16,14 +16,22 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack, overload
 
 import attrs
 import httpx
 from weaver_client import limits
-from weaver_client.client import AuthenticatedClient, Client
+from weaver_client.client import Client
 
 from . import _calls as calls
 from . import _lookup as lookup
@@ -99,7 +107,7 @@ from ._operations import (
     ProgressCallback,
 )
 from ._plans import Call, Exclusive, Plan, adrive, drive
-from ._redact import shown_url
+from ._redact import Secret, shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._steps import StepsByModel
@@ -126,7 +134,7 @@ from ._transport import (
 )
 from ._version import USER_AGENT
 from ._watched import seconds
-from ._wire import API_KEY_HEADER, Delivery, EarlierAttempt, GeneratedClient, expect
+from ._wire import API_KEY_HEADER, Delivery, EarlierAttempt, expect
 
 T = TypeVar("T")
 
@@ -197,6 +205,14 @@ def _api_key(api_key: object) -> str | None:
     )
 
 
+def _credentials(base_url: object, api_key: object) -> tuple[Secret, Secret | None]:
+    """The base URL (whose user info may be a password) and the key, checked, as
+    ``Secret``s. The clients' ``__init__`` then drops its arguments: a traceback's locals
+    (``pytest -l``, rich, ``unittest --locals``) show those of its frames."""
+    url, key = _base_url(base_url), _api_key(api_key)
+    return Secret(url, shown=repr(shown_url(url))), None if key is None else Secret(key)
+
+
 def _refuse_base_url(message: str) -> NoReturn:
     """Raised from a frame without the URL, which may hold a password: pytest's default
     traceback shows the arguments of the frame that raised (``base_url = '...'``), as
@@ -238,20 +254,27 @@ def _session_fields(tags: object, user_metadata: object) -> tuple[list[str], dic
     return list(tags), dict(metadata)
 
 
-class _KeyHidingClient(AuthenticatedClient):
-    """The generated client, with a repr that leaves the key out.
+class _Credentials(httpx.Auth):
+    """The key's header, and the base URL's user info as Basic credentials, added to each
+    request as it is sent. Given to the generated client (its ``token``) or to httpx, they
+    stayed in their attributes and headers (whose repr hides ``Authorization`` alone),
+    which ``vars()``, a debugger or ``rich.inspect`` show."""
 
-    attrs would print ``token='...'``, and tracebacks that show locals (pytest
-    ``--showlocals``, rich) print the reprs of the objects in each frame; rich prints an
-    attrs object field by field instead, unless it has ``__rich_repr__``.
-    """
+    def __init__(self, base_url: Secret, key: Secret | None) -> None:
+        self._base_url, self._key = base_url, key
+        # A URL is parsed in 50 us: per request only where it holds user info.
+        self._user_info = bool(httpx.URL(base_url.reveal()).userinfo)
 
-    def __repr__(self) -> str:
-        return f"AuthenticatedClient(base_url={shown_url(self._base_url)!r}, token=<redacted>)"
-
-    def __rich_repr__(self) -> Iterator[tuple[str, str]]:
-        yield "base_url", shown_url(self._base_url)
-        yield "token", "<redacted>"
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._key is not None:
+            request.headers[API_KEY_HEADER] = self._key.reveal()
+        if self._user_info:
+            # httpx sends a URL's user info so too, but then logs and shows every request's
+            # URL with the password in it.
+            url = httpx.URL(self._base_url.reveal())
+            yield from httpx.BasicAuth(url.username, url.password).auth_flow(request)
+        else:
+            yield request
 
 
 class ClientOptions(TypedDict, total=False):
@@ -324,8 +347,8 @@ class _ServiceBase(HasOptions):
 
     def __init__(
         self,
-        base_url: str | None = None,
-        api_key: str | None = None,
+        base_url: Secret,
+        api_key: Secret | None,
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -338,8 +361,7 @@ class _ServiceBase(HasOptions):
         terminate_models_on_close: bool = True,
     ) -> None:
         configure_logging()
-        self._base_url = _base_url(base_url)
-        self.__api_key = _api_key(api_key)
+        self._base_url, self._api_key = base_url, api_key
         self._timeout = _timeout(timeout)
         check_type("retry", retry, (RetryPolicy, type(None)), "a RetryPolicy, or None")
         self._retry = retry or RetryPolicy(
@@ -379,12 +401,12 @@ class _ServiceBase(HasOptions):
     def _server(self) -> str:
         """The base URL without its user info, for what needs no credentials (the frames a
         traceback shows hold what they are given)."""
-        return str(httpx.URL(self._base_url).copy_with(username=None, password=None))
+        return str(httpx.URL(self._base_url.reveal()).copy_with(username=None, password=None))
 
     @property
     def base_url(self) -> str:
         """The server root requests go to; its user info (``user:password@``) is ``***@``."""
-        return shown_url(self._base_url)
+        return shown_url(self._base_url.reveal())
 
     @property
     def session_id(self) -> str | None:
@@ -395,34 +417,23 @@ class _ServiceBase(HasOptions):
     def __repr__(self) -> str:
         if not hasattr(self, "_io"):  # refused while being made: a traceback's locals show it
             return f"{type(self).__name__}(<not set up>)"
-        key = "set" if self.__api_key else "none"
+        key = "set" if self._api_key else "none"
         closed = ", closed=True" if self._io.closed else ""
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>, "
             f"session_id={self.session_id!r}{closed})"
         )
 
-    def _generated(
-        self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport
-    ) -> GeneratedClient:
-        # Our transport, not an httpx client: set_httpx_client drops the key (DEVELOPERS.md).
-        url = httpx.URL(self._base_url)
-        httpx_args: dict[str, Any] = {"transport": transport}
-        if url.username or url.password:
-            # httpx makes the same Basic credentials of a URL's userinfo, but then logs
-            # and shows every request's URL with the password in it.
-            httpx_args["auth"] = httpx.BasicAuth(url.username, url.password)
-            url = url.copy_with(username=None, password=None)
-        common: dict[str, Any] = {
-            "base_url": str(url),
-            "headers": {"User-Agent": USER_AGENT},
-            "timeout": self._timeout,
-            "httpx_args": httpx_args,
-        }
-        if self.__api_key is None:
-            return Client(**common)
-        return _KeyHidingClient(
-            token=self.__api_key, prefix="", auth_header_name=API_KEY_HEADER, **common
+    def _generated(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Client:
+        # Our transport, not an httpx client: set_httpx_client drops these (DEVELOPERS.md).
+        return Client(
+            base_url=self._server,
+            headers={"User-Agent": USER_AGENT},
+            timeout=self._timeout,
+            httpx_args={
+                "transport": transport,
+                "auth": _Credentials(self._base_url, self._api_key),
+            },
         )
 
     def _close_within(self) -> float:
@@ -867,12 +878,14 @@ class ServiceClient(_ServiceBase):
         sleep: Callable[[float], None] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        url, key = _credentials(base_url, api_key)
+        del base_url, api_key  # see _credentials
         check_keywords("ServiceClient", options, _KEYWORDS)
         check_type(
             "http_client", http_client, (httpx.Client, type(None)), "an httpx.Client, or None"
         )
         check_callable("sleep", sleep)
-        super().__init__(base_url, api_key, **options)
+        super().__init__(url, key, **options)
         inner = (
             ClientTransport(http_client) if http_client is not None else own_transport(self._server)
         )
@@ -1290,6 +1303,8 @@ class AsyncServiceClient(_ServiceBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        url, key = _credentials(base_url, api_key)
+        del base_url, api_key  # see _credentials
         check_keywords("AsyncServiceClient", options, _KEYWORDS)
         check_type(
             "http_client",
@@ -1298,7 +1313,7 @@ class AsyncServiceClient(_ServiceBase):
             "an httpx.AsyncClient, or None",
         )
         check_callable("sleep", sleep, awaited=True)
-        super().__init__(base_url, api_key, **options)
+        super().__init__(url, key, **options)
         self._own_connections = http_client is None
         self._sleep = sleep
         self._io = self._new_io(http_client)

@@ -1,6 +1,7 @@
 """The API key out of a text: one rule for the facade's messages and the kit's reports,
 whose spellings of it (``spelled``) the pytest plugin hides too; a URL's user info out of
-what they show of it (``shown_url``).
+what they show of it (``shown_url``); a credential kept out of what introspection shows
+(``Secret``).
 
 A key at least ``ANYWHERE`` characters long is replaced wherever it appears; a shorter
 (toy) key only where it stands alone, so that the key ``k`` leaves ``checkpoint``
@@ -16,7 +17,9 @@ import base64
 import binascii
 import functools
 import re
+import weakref
 from collections.abc import Iterator, Sequence
+from typing import final
 
 import httpx
 
@@ -208,3 +211,28 @@ def shown_url(url: str | httpx.URL) -> str:
     if parsed.userinfo:
         return str(parsed.copy_with(username="***", password=None))
     return str(url)
+
+
+@final
+class Secret:
+    """A credential (the API key, a base URL with user info), shown as ``shown`` by
+    ``repr`` and ``str``. Its value is not an attribute but kept in ``_REVEALED``, so that
+    ``vars()``, a debugger, ``rich.inspect`` or ``attrs.asdict``, walking down from the
+    object that holds it, never come to it."""
+
+    __slots__ = ("__weakref__", "shown")
+
+    def __init__(self, value: str, shown: str = "<redacted>") -> None:
+        self.shown = shown
+        _REVEALED[self] = value
+
+    def reveal(self) -> str:
+        return _REVEALED[self]
+
+    def __repr__(self) -> str:
+        return self.shown
+
+    __str__ = __repr__
+
+
+_REVEALED: weakref.WeakKeyDictionary[Secret, str] = weakref.WeakKeyDictionary()

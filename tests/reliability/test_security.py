@@ -21,8 +21,13 @@ import logging
 import re
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import traceback
+import types
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from functools import partial
@@ -64,6 +69,8 @@ WRONG_KEY = "sk-not-a-tenant-0b8a6d2f91c3"
 BACKSLASH_KEY = "sk-back\\slash-4d9b0e17c2a85f36"
 SLASH_KEY = "sk-live/0123456789+abcdef"
 PASSWORD_E = "cl\u00e9-secr\u00e8te-123"
+PASSWORD = "pw-1f8e3c5a9d7b"
+BASIC = base64.b64encode(f"weaver:{PASSWORD}".encode()).decode()  # as Authorization sends it
 # A reply that echoes them as PHP's json_encode writes them: / as \/, é as \u00e9.
 _ECHO = {"error": 400, "detail": f"who is {SLASH_KEY} ({PASSWORD_E})?"}
 ESCAPED_ECHO = json.dumps(_ECHO).replace("/", "\\/").encode()
@@ -499,6 +506,143 @@ def test_the_key_never_appears_in_logs_reprs_or_errors(
         assert leaks(repr(obj) + str(obj), secrets) == [], type(obj)
     assert isinstance(checkpoint, Checkpoint)
     assert isinstance(checkpoint.path, CheckpointPath)
+
+
+def with_user(url: str) -> str:
+    return url.replace("://", f"://weaver:{PASSWORD}@")
+
+
+_FUNCTIONS = types.FunctionType | types.MethodType | types.BuiltinFunctionType
+
+
+def introspected(root: object) -> Iterator[tuple[str, str]]:
+    """What introspection may print of ``root``, with the way to each: the repr of every
+    object reached through attributes (``vars()`` and slots, as a debugger, ``rich.inspect``
+    or ``attrs.asdict`` read them), items and weak references, and every text among them."""
+    seen: set[int] = set()
+    todo: list[tuple[str, object]] = [("root", root)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, str | bytes):
+            yield path, value if isinstance(value, str) else value.decode("latin-1")
+            continue
+        if id(value) in seen or isinstance(value, type | types.ModuleType | _FUNCTIONS):
+            continue  # shown by its name
+        seen.add(id(value))
+        yield f"repr({path})", repr(value)
+        if isinstance(value, dict):
+            todo += [(f"{path}[{k!r}]", v) for k, v in value.items()]
+            todo += [(f"{path}.keys()", k) for k in value]
+        elif isinstance(value, list | tuple | set | frozenset):
+            todo += [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, weakref.ref):
+            todo.append((f"{path}()", value()))
+        todo += [(f"{path}.{k}", v) for k, v in getattr(value, "__dict__", {}).items()]
+        for cls in type(value).__mro__:
+            slots = cls.__dict__.get("__slots__", ())
+            for slot in [slots] if isinstance(slots, str) else slots:
+                if slot not in ("__dict__", "__weakref__") and hasattr(value, slot):
+                    todo.append((f"{path}.{slot}", getattr(value, slot)))
+
+
+def secrets_shown(objects: dict[str, object]) -> list[str]:
+    return [
+        f"{name}: {path}"
+        for name, root in objects.items()
+        for path, text in introspected(root)
+        for secret in (KEY_A, PASSWORD, BASIC)
+        if secret in text
+    ]
+
+
+def test_no_attribute_of_a_client_holds_the_key_or_the_password(emu: RunningEmulator) -> None:
+    # vars(client), a debugger's view of it, rich.inspect or pprint showed the key: it was
+    # an attribute of the client, and of the generated client inside (its token, headers,
+    # and its httpx client's headers, whose repr hides Authorization alone).
+    url = with_user(emu.base_url)
+    objects: dict[str, object] = {}
+    with ServiceClient(url, KEY_A, heartbeat_interval=0) as service:
+        trainer = service.create_training_client("weaver-tiny")
+        handle = trainer.forward_backward(BATCH, wait=False)
+        handle.result()
+        fast = service.with_options(timeout=5)
+        fast.list_models()
+        with pytest.raises(NotFoundError) as refused:
+            fast.operation("op-unknown")
+        objects |= {"service": service, "trainer": trainer, "handle": handle, "fast": fast}
+        objects |= {"refused": refused.value, "attached": service.training_client(trainer.model_id)}
+        assert secrets_shown(objects) == []
+
+    async def async_objects() -> dict[str, object]:
+        async with AsyncServiceClient(url, KEY_A, heartbeat_interval=0) as service:
+            trainer = await service.create_training_client("weaver-tiny")
+            handle = await trainer.forward_backward(BATCH, wait=False)
+            await handle.result()
+            made = {"async service": service, "async trainer": trainer, "async handle": handle}
+            assert secrets_shown(made) == []
+            return made
+
+    objects |= asyncio.run(async_objects())
+    assert secrets_shown(objects) == []  # closed
+    # What the walk saw: it reaches the generated client's headers and its httpx client.
+    shown = dict(introspected(service))
+    assert any(path.endswith("generated._headers['User-Agent']") for path in shown)
+    assert any(text.startswith("<httpx.Client") for text in shown.values())
+
+
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+@pytest.mark.parametrize(
+    "option",
+    [{"timeout": -1}, {"tags": "run-1"}, {"max_retries": -1}, {"http_client": 1}, {"tmeout": 1}],
+    ids=["timeout", "tags", "max_retries", "http_client", "mistyped"],
+)
+def test_a_refused_option_leaves_the_key_in_no_frame_of_its_traceback(
+    client: type[ServiceClient | AsyncServiceClient], option: dict[str, Any]
+) -> None:
+    # `python -m unittest --locals`, pytest -l and rich show every frame's locals: those of
+    # the client's __init__ held the key and the URL as given.
+    with pytest.raises((InvalidArgumentError, TypeError)) as refused:
+        client(with_user("http://127.0.0.1:9"), KEY_A, **option)
+    shown = traceback.TracebackException.from_exception(refused.value, capture_locals=True)
+    text = "".join(shown.format())
+    assert ", in __init__\n" in text  # the client's own frames are there, with their locals
+    assert "self = " in text
+    assert "key = <redacted>" in text
+    assert "url = 'http://***@127.0.0.1:9'" in text
+    assert leaks(text, (KEY_A, PASSWORD, BASIC)) == []
+
+
+def test_pytest_showlocals_of_a_failing_test_that_holds_a_client_never_shows_the_key(
+    emu: RunningEmulator, tmp_path: Path
+) -> None:
+    user_tests = f"""
+        from weaver_facade import ServiceClient, datum_from_tokens
+
+        URL, KEY = {with_user(emu.base_url)!r}, {KEY_A!r}  # globals: -l shows locals
+
+        def test_a_check_that_fails():
+            with ServiceClient(URL, KEY, heartbeat_interval=0) as service:
+                trainer = service.create_training_client("weaver-tiny")
+                fast = service.with_options(timeout=5)
+                trainer.forward_backward([datum_from_tokens([1, 2, 3])])
+                assert fast.session_id is None
+
+        def test_a_refused_option():
+            ServiceClient(URL, KEY, timeout=-1)
+    """
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(user_tests))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-l", "-p", "no:cacheprovider", "-p", "no:asyncio"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "2 failed" in run.stdout, run.stdout + run.stderr
+    assert "fast       = ServiceClient(" in run.stdout  # the locals are shown
+    assert "timeout    = -1" in run.stdout  # ... those of the refusing frames too
+    assert leaks(run.stdout + run.stderr, (KEY_A, PASSWORD, BASIC)) == []
 
 
 @pytest.mark.parametrize(

@@ -1522,7 +1522,7 @@ def test_repr_never_shows_the_key(fake: FakeWeaver) -> None:
 def test_rich_never_shows_the_key_of_the_generated_client(fake: FakeWeaver) -> None:
     # rich prints an attrs object field by field, not by its repr: a rich traceback with
     # locals showed `token='...'` and the key's header in the frames of any API error
-    # (`finish(call, client, response)`), where repr() and pytest -l show `<redacted>`.
+    # (`finish(call, client, response)`); the generated client now holds neither.
     from rich.console import Console
     from rich.pretty import pretty_repr
     from rich.traceback import Traceback
@@ -1535,7 +1535,7 @@ def test_rich_never_shows_the_key_of_the_generated_client(fake: FakeWeaver) -> N
     console = Console(record=True, width=200, file=io.StringIO())
     console.print(Traceback.from_exception(NotFoundError, info.value, info.tb, show_locals=True))
     shown += console.export_text()
-    assert "_KeyHidingClient(" in shown  # the frames that hold the client are there
+    assert "client = Client(" in shown  # the frames that hold the client are there
     assert KEY not in shown
 
 
