@@ -19,7 +19,11 @@ is narrow, else in its middle (so that the next bracket is half as wide), then
 at ``hi``; then at the next ends, each sleep from there on at most a fraction
 of the time since the start (in a wide bracket too), so that an operation still
 running at the quickest end is seen late by at most that fraction of its
-duration, whatever it is. Past the last end, with nothing more to go on, it
+duration, whatever it is. With one operation alone to go on, it looks first at
+that fraction of its ``lo``: a loop may begin with its longest operation (a
+warm-up, a long batch), and a quicker next one, done by then, would leave a
+bracket ``(0, hi]`` that fits the long one's, hiding the quick ones until the
+long one is forgotten. Past the last end, with nothing more to go on, it
 falls back to the poller's backoff, which keeps the lag within a fraction of
 the time waited too. A wait records only what it saw, so a first poll answered
 ``done`` records a ``lo`` of 0: operations that got faster are polled sooner
@@ -62,6 +66,11 @@ class Durations:
         with self._lock:
             self._seen.setdefault(key, collections.deque(maxlen=HISTORY)).append(bracket)
 
+    def count(self, key: Hashable) -> int:
+        """How many operations of ``key`` are remembered."""
+        with self._lock:
+            return len(self._seen.get(key, ()))
+
     def clear(self) -> None:
         """Forget every bracket: they count from a start the next ones will not."""
         with self._lock:
@@ -82,7 +91,13 @@ class Durations:
 
 
 def next_poll(
-    since: float, ends: Sequence[Bracket], *, tolerance: float, least: float, ratio: float
+    since: float,
+    ends: Sequence[Bracket],
+    *,
+    tolerance: float,
+    least: float,
+    ratio: float,
+    probe: bool = False,
 ) -> float | None:
     """Seconds after the start at which to poll next, having seen it unfinished at
     ``since``; ``None`` past the last of ``ends`` (``Durations.expected``), where the
@@ -90,7 +105,8 @@ def next_poll(
 
     A bracket wider than ``tolerance`` of its end (at least ``least`` seconds) is polled
     in its middle first. Past the first end a sleep is at most ``ratio`` of the time since
-    the start (at least ``least``).
+    the start (at least ``least``). ``probe`` (ends of one operation alone): first a
+    look at ``ratio`` of the first end's ``lo``, if that is at least ``least``.
     """
     for i, end in enumerate(ends):
         # A sleep to `middle` may land a rounding error short of it: that poll was the one.
@@ -101,6 +117,8 @@ def next_poll(
             at = middle
         if i > 0:  # past the quickest end: within a fraction of the time, also in a wide one
             at = min(at, since + max(least, ratio * since))
+        elif probe and least <= ratio * end.lo and since < ratio * end.lo - _SAME:
+            at = ratio * end.lo  # before `middle`: `lo` is past it
         return at
     return None
 

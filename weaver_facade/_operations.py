@@ -349,7 +349,8 @@ class PollSettings:
             ``PollPolicy.countdowns_pessimistic``), so the end of an operation is seen
             at most this fraction of its duration late. With recent operations of
             the same model and kind to go on, it bounds the sleeps between their
-            ends too (from the quickest one's on).
+            ends too (from the quickest one's on); with one alone, a first look comes
+            at this fraction of its duration (a loop may begin with its longest).
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the
@@ -619,12 +620,16 @@ class Poller:
             # Before the start the server announced: at most max_backoff of its estimate.
             since = max(now - self._start, -s.max_backoff)
             unfinished = max(self._unfinished_at - self._start, 0.0)
+            # One operation alone may be a loop's long first one (``next_poll``'s probe);
+            # not in a queue, which would hold that look, and times the wait.
+            queued = self._said is not None and self._said[1] > 0
             at = next_poll(
                 max(since, unfinished),
                 ends,
                 tolerance=s.expected_end_tolerance,
                 least=s.min_interval,
                 ratio=s.backoff_ratio,
+                probe=self._policy.durations.count(self._key) == 1 and not queued,
             )
             if at is not None:
                 return max(at - since, 0.0)
