@@ -1514,7 +1514,9 @@ class _Shell:
                     state.placed(name, transfer.offset)
                     return
                 if isinstance(step, Wait):
-                    self._pause(step.seconds)
+                    # A Retry-After the client's max_retry_after lets through may be longer
+                    # than a thread can wait at once; the deadline or a stop ends it anyway.
+                    self._pause(min(step.seconds, threading.TIMEOUT_MAX))
                 elif isinstance(step, Refresh):
                     with self._refresh_lock:
                         if step.generation == state.generation:  # no other file did it since

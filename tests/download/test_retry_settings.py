@@ -9,7 +9,11 @@ small draw keeps their real sleeps short.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
+import logging
+import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +25,7 @@ import pytest
 from tests.download.storage import StorageServer, descriptor
 from tests.support.fakeserver import FakeWeaver, async_service, service
 from weaver_facade import (
+    ClientClosedError,
     DownloadTimeoutError,
     RetryPolicy,
     RetrySettings,
@@ -179,6 +184,45 @@ def test_a_larger_max_retry_after_waits_out_a_longer_retry_after(
     )
     with service(fake, retry=policy(settings)) as svc, pytest.raises(error, match=words):
         svc.download_weights(artifact_id, tmp_path / "out", timeout=5)
+    assert storage.keys_fetched() == ["w.bin"]
+
+
+class Retrying(logging.Handler):
+    """Sets ``seen`` at a transfer's retry line, logged just before its wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying in" in record.getMessage():
+            self.seen.set()
+
+
+def test_a_retry_after_longer_than_a_thread_sleeps_is_waited_until_a_close(
+    tmp_path: Path, storage: StorageServer
+) -> None:
+    # A client that waits out any Retry-After: storage's of 10**11 s, over what a thread
+    # may wait at once (threading.TIMEOUT_MAX), ended the download with an OverflowError
+    # at once. It is waited for as any other, until the client's close stops it.
+    fake = FakeWeaver()
+    artifact_id = artifact(fake, storage)
+    storage.script("w.bin", f"503:{10**11}")
+    retrying = Retrying()
+    logger = logging.getLogger("weaver_facade")
+    logger.addHandler(retrying)
+    try:
+        with (
+            service(fake, retry=policy(RetrySettings(max_retry_after=math.inf))) as svc,
+            concurrent.futures.ThreadPoolExecutor(1) as pool,
+        ):
+            downloading = pool.submit(svc.download_weights, artifact_id, tmp_path / "out")
+            assert retrying.seen.wait(BOUND)
+            svc.close()
+            with pytest.raises(ClientClosedError, match="run it again"):
+                downloading.result(BOUND)
+    finally:
+        logger.removeHandler(retrying)
     assert storage.keys_fetched() == ["w.bin"]
 
 
