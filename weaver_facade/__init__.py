@@ -20,7 +20,6 @@ one error tree under ``weaver_facade.WeaverError``.
 from ._artifacts import (
     Artifact,
     ArtifactFile,
-    ArtifactKind,
     ArtifactStatus,
     DownloadResult,
     DownloadTarget,
@@ -36,7 +35,7 @@ from ._checkpoints import (
     validate_checkpoint_name,
 )
 from ._client import AsyncServiceClient, ClientOptions, ServiceClient
-from ._download import DownloadProgress
+from ._download import ArtifactKind, DownloadProgress
 from ._errors import (
     AmbiguousArtifactKindError,
     APIConnectionError,

@@ -34,6 +34,7 @@ from ._checkpoints import (
 )
 from ._dest import in_the_way, shown_path, what_is_there
 from ._download import (
+    ArtifactKind,
     Descriptor,
     DownloadProgress,
     Downloads,
@@ -77,14 +78,6 @@ if TYPE_CHECKING:
     from ._io import _Base
 
 IO = TypeVar("IO", bound="_Base[Any, Any]")
-
-
-class ArtifactKind(enum.StrEnum):
-    """``HF_ADAPTER``: a LoRA adapter in PEFT layout; ``HF_MODEL``: full weights (for LoRA,
-    the adapter merged into the base weights)."""
-
-    HF_MODEL = "hf_model"
-    HF_ADAPTER = "hf_adapter"
 
 
 class ArtifactStatus(enum.StrEnum):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import enum
 import errno
 import hashlib
 import os
@@ -30,16 +31,13 @@ import uuid
 import zlib
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 from weaver_client import limits
 
 if sys.platform != "win32":
     import fcntl
-
-if TYPE_CHECKING:
-    from ._artifacts import ArtifactKind
 
 from ._args import bounded, call_plain, plain_number
 from ._causes import (
@@ -152,6 +150,14 @@ class Descriptor:
     artifact_id: str
     kind: str
     files: tuple[StorageFile, ...]
+
+
+class ArtifactKind(enum.StrEnum):
+    """``HF_ADAPTER``: a LoRA adapter in PEFT layout; ``HF_MODEL``: full weights (for LoRA,
+    the adapter merged into the base weights)."""
+
+    HF_MODEL = "hf_model"
+    HF_ADAPTER = "hf_adapter"
 
 
 @attrs.frozen(kw_only=True)

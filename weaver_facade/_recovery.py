@@ -24,8 +24,9 @@ from typing import Generic, NamedTuple, TypeVar
 
 from weaver_client.types import Unset
 
-from ._artifacts import Artifact, ArtifactKind, ArtifactStatus
+from ._artifacts import Artifact, ArtifactStatus
 from ._checkpoints import Checkpoint, CheckpointType
+from ._download import ArtifactKind
 from ._errors import APIError, ConflictError, NotFoundError
 from ._operations import OperationSnapshot, OperationStatus
 from ._plans import Plan
