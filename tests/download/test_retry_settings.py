@@ -241,7 +241,7 @@ def test_the_waits_a_file_refused_throughout_sleeps_before_it_is_given_up(
     draw: float,
 ) -> None:
     # The README: "given up after about 16 s of waits with the default bounds (32 s at
-    # most), and after about a minute with those above (two at most)". Each wait is drawn
+    # most), and after about a minute with those above (128 s at most)". Each wait is drawn
     # in [0, cap): half the caps' sum on average, nearly all of it at most. Slept into a list.
     storage.script("w.bin", *["503"] * 30)
     data = STORED["w.bin"]
@@ -255,6 +255,8 @@ def test_the_waits_a_file_refused_throughout_sleeps_before_it_is_given_up(
         download_sync(state, tmp_path / "out", refresh=no_refresh, sleep=slept.append)
     assert len(slept) == attempts - 1
     assert sum(slept) == pytest.approx(caps * draw)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"({round(caps)} s at most)" in " ".join(readme.split())
 
 
 def no_refresh() -> Descriptor:
