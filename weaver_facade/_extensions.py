@@ -122,18 +122,21 @@ def _drop_fields(components: dict[str, Any], without: frozenset[str]) -> None:
                 props[name] = otherwise
         if off and "required" in schema:
             schema["required"] = [f for f in schema["required"] if f not in off or f in props]
-    for name in [n for n, v in schemas.items() if v.get(MARKER) in without]:
+    for name in [n for n, v in schemas.items() if field_marker(v, schemas) in without]:
         del schemas[name]
 
 
 def field_marker(prop: Any, schemas: Mapping[str, Any]) -> object:
-    """The extension of a schema field: its own marker, or that of the schema it refers to."""
-    if not isinstance(prop, Mapping):
-        return None
-    ref = prop.get("$ref")
-    if MARKER not in prop and isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
-        return schemas.get(ref[len(_SCHEMA_REF) :], {}).get(MARKER)
-    return prop.get(MARKER)
+    """The extension of a schema field: its own marker, or that of the schema it refers to,
+    also through schemas that are only a ``$ref`` to another (which the generator takes)."""
+    seen: set[str] = set()
+    while isinstance(prop, Mapping) and MARKER not in prop:
+        ref = prop.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith(_SCHEMA_REF) or ref in seen:
+            return None
+        seen.add(ref)
+        prop = schemas.get(ref[len(_SCHEMA_REF) :])
+    return prop.get(MARKER) if isinstance(prop, Mapping) else None
 
 
 def _link_broken(link: Mapping[str, Any], takes: Mapping[str, set[str]]) -> bool:

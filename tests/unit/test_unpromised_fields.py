@@ -25,7 +25,8 @@ from tests.support.fakeserver import (
     service,
 )
 from tests.support.openapi import openapi
-from weaver_facade import ResponseValidationError, _wire, datum_from_tokens
+from weaver_facade import ResponseValidationError, _schema, _wire, datum_from_tokens
+from weaver_facade._extensions import MARKER, restrict_fields
 
 MODELS = "/api/v1/sessions/s-1/models"
 
@@ -224,3 +225,30 @@ def test_a_lora_config_with_a_flag_of_another_type_is_left_out_whole(
     assert info.lora is None
     assert info.lora_rank is None
     assert "`lora_config` is left out" in caplog.text
+
+
+def test_a_field_that_names_an_extensions_schema_through_an_alias_is_the_extensions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A spec may name a schema through another that is only a `$ref` to it (the generator
+    # takes such an alias): the field is the extension's all the same, for the facade
+    # (`unpromised`) as for the emulator and the kit (`restrict_fields`).
+    ref = "#/components/schemas/"
+    schemas = dict(_schema._schemas()) | {
+        "Marked": {"type": "object", MARKER: "long-poll"},
+        "Alias": {"$ref": f"{ref}Marked"},
+        "Holder": {
+            "type": "object",
+            "properties": {
+                "direct": {"$ref": f"{ref}Marked"},
+                "aliased": {"$ref": f"{ref}Alias"},
+                "plain": {"type": "string"},
+            },
+        },
+    }
+    monkeypatch.setattr(_schema, "_schemas", lambda: schemas)
+    assert _schema.unpromised("Holder") == {"direct", "aliased"}
+    restricted = restrict_fields({"components": {"schemas": schemas}}, frozenset({"long-poll"}))
+    kept = restricted["components"]["schemas"]
+    assert set(kept["Holder"]["properties"]) == {"plain"}
+    assert {"Marked", "Alias"}.isdisjoint(kept)  # no $ref left to a dropped schema
