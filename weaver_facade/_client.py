@@ -262,8 +262,10 @@ class _Credentials(httpx.Auth):
 
     def __init__(self, base_url: Secret, key: Secret | None) -> None:
         self._base_url, self._key = base_url, key
-        # A URL is parsed in 50 us: per request only where it holds user info.
-        self._user_info = bool(httpx.URL(base_url.reveal()).userinfo)
+        # A URL is parsed in 50 us: per request only where it holds credentials, which, as
+        # for httpx, an empty user info (``http://:@host``) does not.
+        url = httpx.URL(base_url.reveal())
+        self._user_info = bool(url.username or url.password)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._key is not None:

@@ -1001,6 +1001,29 @@ def test_a_lone_user_name_in_the_base_url_is_never_shown() -> None:
         assert "TOKEN" not in repr(svc) + repr(svc._io.generated)
 
 
+@pytest.mark.parametrize("userinfo", ["user:pw", "user", "user:", ":pw", ":", ""])
+def test_the_base_url_s_user_info_is_sent_as_httpx_sends_it(
+    monkeypatch: pytest.MonkeyPatch, userinfo: str
+) -> None:
+    # `http://:@host` names no credentials: httpx sends none, and neither did the facade,
+    # until its own auth sent an empty `Basic Og==`, which wins over the Authorization of
+    # a user's http_client (a gateway's token) and which a server may refuse.
+    url = f"http://{userinfo}@weaver.test"
+    by_httpx: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        by_httpx.append(request)
+        return httpx.Response(200)
+
+    with httpx.Client(transport=httpx.MockTransport(record)) as raw:
+        raw.get(f"{url}/api/v1/base-models")
+    fake = FakeWeaver()
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", lambda _self, r: fake(r))
+    with ServiceClient(url, KEY, heartbeat_interval=0) as svc:
+        svc.create_training_client("weaver-tiny")
+    assert fake.requests[0].headers.get("Authorization") == by_httpx[0].headers.get("Authorization")
+
+
 @pytest.mark.parametrize(
     "userinfo",
     ["ghp_TOKEN7f3:x-oauth-basic", "TOKEN7f3:x", "oauth2:TOKEN7f3", "TOKEN7f3"],
