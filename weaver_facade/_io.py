@@ -27,6 +27,7 @@ from typing import (
 )
 
 import httpx
+from weaver_client.client import Client
 
 from . import _calls as calls
 from ._args import check_int, check_keywords, check_seconds
@@ -61,7 +62,6 @@ from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
     EarlierAttempt,
-    GeneratedClient,
     connection_error,
     finish,
     hide_key,
@@ -241,7 +241,7 @@ class _Base(Generic[SleepT, SnapshotT]):
 
     def __init__(
         self,
-        generated: GeneratedClient,
+        generated: Client,
         *,
         poll: PollPolicy,
         timeout: httpx.Timeout,

@@ -57,7 +57,7 @@ from typing import (
 
 import attrs
 import httpx
-from weaver_client.client import AuthenticatedClient, Client
+from weaver_client.client import Client
 from weaver_client.types import Unset
 
 from ._causes import causes, no_retry_helps, os_reason, proxy_refusal, proxy_words
@@ -122,9 +122,6 @@ _SNIPPET = 200
 # of `in` (which stops at every `"`): 13 us in 40 kB.
 _LOWER_Z = re.compile(rb'z"')
 
-GeneratedClient = AuthenticatedClient | Client
-
-
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
@@ -141,7 +138,7 @@ def on_success(call: Call[M], read: Callable[[httpx.Response], object]) -> Call[
     """``call``, whose 2xx reply ``read`` reads; an error reply parses as usual."""
     parse = call.parse
 
-    def parse_reply(*, client: GeneratedClient, response: httpx.Response) -> object:
+    def parse_reply(*, client: Client, response: httpx.Response) -> object:
         if response.is_success:
             return read(response)
         return parse(client=client, response=response)
@@ -240,7 +237,7 @@ class Delivery(NamedTuple):
     date: datetime.datetime | None
 
 
-def finish(call: Call[M], client: GeneratedClient, response: httpx.Response) -> M:
+def finish(call: Call[M], client: Client, response: httpx.Response) -> M:
     """Turn a reply into the expected generated model, or raise the right error."""
     if response.status_code >= 400:
         error = error_from_response(call.operation, response)
