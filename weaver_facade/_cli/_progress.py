@@ -8,9 +8,9 @@ the spinner reads the handle's last ``wait_seconds`` at each redraw, since a new
 one alone is no change.
 
 Retries are shown too: every WARNING record of the ``weaver_facade`` logger
-(one per retry) is one line on stderr, unless ``-q``; ``WEAVER_LOG=debug`` or
-``info`` adds the records of that level (each request and reply), and any level it
-names is shown whatever ``-q`` says: the user asked for that log.
+(one per retry) is one line on stderr, above a bar or spinner, unless ``-q``;
+``WEAVER_LOG=debug`` or ``info`` adds the records of that level (each request and
+reply), and any level it names is shown whatever ``-q`` says: the user asked for that log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import click
@@ -145,6 +145,14 @@ def can_redraw(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal
 
 
+def _live_stderr() -> TextIO | None:
+    """``sys.stderr`` while a rich bar or spinner is live, else ``None`` (click's stream):
+    rich then proxies it, printing each line above the display; click's own stream went
+    past the proxy to the file under it, onto the bar's line (`-:--:--storage GET ...`)."""
+    stream = sys.stderr
+    return stream if hasattr(stream, "rich_proxied_file") else None
+
+
 class _StderrLines(logging.Handler):
     """Log records as plain stderr lines (through click, so tests and rich see them); a
     record that names library calls carries the command line's words as ``cli_message``
@@ -159,7 +167,7 @@ class _StderrLines(logging.Handler):
         try:
             words = getattr(record, "cli_message", None)
             line = words if isinstance(words, str) else self.format(record)
-            click.echo(printable(line), err=True)
+            click.echo(printable(line), err=True, file=_live_stderr())
         except Exception:  # pragma: no cover - logging must never break the command
             self.handleError(record)
 
