@@ -106,7 +106,8 @@ def next_poll(
     A bracket wider than ``tolerance`` of its end (at least ``least`` seconds) is polled
     in its middle first. Past the first end a sleep is at most ``ratio`` of the time since
     the start (at least ``least``). ``probe`` (ends of one operation alone): first a
-    look at ``ratio`` of the first end's ``lo``, if that is at least ``least``.
+    look at ``ratio`` of the first end's ``lo``, if that is at least ``least`` and before
+    the poll it would make anyway.
     """
     for i, end in enumerate(ends):
         # A sleep to `middle` may land a rounding error short of it: that poll was the one.
@@ -117,8 +118,8 @@ def next_poll(
             at = middle
         if i > 0:  # past the quickest end: within a fraction of the time, also in a wide one
             at = min(at, since + max(least, ratio * since))
-        elif probe and least <= ratio * end.lo and since < ratio * end.lo - _SAME:
-            at = ratio * end.lo  # before `middle`: `lo` is past it
+        elif probe and least <= ratio * end.lo < at and since < ratio * end.lo - _SAME:
+            at = ratio * end.lo  # a first look: a large ratio (the backoff alone) has none
         return at
     return None
 

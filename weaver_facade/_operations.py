@@ -350,7 +350,8 @@ class PollSettings:
             at most this fraction of its duration late. With recent operations of
             the same model and kind to go on, it bounds the sleeps between their
             ends too (from the quickest one's on); with one alone, a first look comes
-            at this fraction of its duration (a loop may begin with its longest).
+            at this fraction of its duration, if before its end (a loop may begin with
+            its longest).
             Exponential backoff alone can sleep 8 s past the end of a 5 s
             operation; a large ratio restores it.
         expected_end_tolerance: Without long-poll, once recent operations of the

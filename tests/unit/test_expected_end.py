@@ -196,6 +196,21 @@ def test_a_second_step_over_a_fifth_of_the_first_still_hides_the_quick_ones() ->
     assert all(lags[i] > 0.2 * 0.5 + least for i in (2, 4, 6)), lags
 
 
+def test_a_large_backoff_ratio_sees_a_loops_second_step_by_the_first_ones_end() -> None:
+    # A large `backoff_ratio` restores the backoff alone (its docstring), but for the look at
+    # that ratio of the first step's duration, which came long past its end: the second 4 s
+    # step of the loop slept until the deadline, seen 596 s late.
+    random.seed(7)
+    clock = FakeClock()
+    fake = VaryingWeaver(clock, [4.0, 4.0])
+    poll = PollPolicy(PollSettings(backoff_ratio=1e9), clock=clock, rng=random.random)
+    _, lags = _stepped(fake, clock, poll, 2)
+    # Polled first at the end of the quickest recent one (the README): seen done no later
+    # after its start than the first one was.
+    seen = [took + lag for took, lag in zip(fake.took, lags, strict=True)]
+    assert seen[1] <= seen[0] + PollSettings().min_interval, (fake.took, lags)
+
+
 def test_a_loop_of_random_steps_sees_each_end_within_a_fifth_or_the_quickest_end() -> None:
     # A step no shorter than the last few is seen at most a fifth of its duration late; a
     # shorter one, by the time the quickest of them was seen done.
@@ -356,6 +371,10 @@ def test_next_poll_probes_the_ends_of_one_operation_at_a_fifth_first() -> None:
     assert _next(0.0, Bracket(0.6, 1.0), probe=True) == pytest.approx(0.12)  # before `middle`
     # A fifth of `lo` under `least`: no probe (its end is near anyway).
     assert _next(0.0, Bracket(0.19, 0.2), probe=True) == pytest.approx(0.2)
+    # Only before the poll it would make anyway: not at a large ratio of `lo`.
+    assert next_poll(
+        0.0, [long], tolerance=0.05, least=0.05, ratio=1e9, probe=True
+    ) == pytest.approx(4.0)
 
 
 def test_next_poll_steps_a_fifth_of_the_time_between_two_ends() -> None:
