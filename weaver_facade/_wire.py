@@ -1039,7 +1039,11 @@ def hide_key(exc: httpx.RequestError) -> None:
     traceback): h11 quotes a malformed reply's line, which a server may have built from
     the request's headers ("illegal header line: bytearray(b'... KEY')"). Their frames go
     (``sent_frames_dropped``): those that read such a reply hold it in their locals too,
-    as a decoder's hold a body that does not decode (``httpx.DecodingError``)."""
+    as a decoder's hold a body that does not decode (``httpx.DecodingError``). Their
+    requests become copies without the secrets they carried (the key's header, whose
+    repr httpx shows, ``Authorization``, ``SENT_SECRETS``, the proxy URL's user info),
+    which a debugger's view of the error showed; the request itself, which an event hook
+    may hold, is left as sent."""
     chain = list(causes(exc))
     for error in chain:
         sent_frames_dropped(error)
@@ -1047,6 +1051,22 @@ def hide_key(exc: httpx.RequestError) -> None:
     if secret:
         for error in chain:
             error.args = tuple(scrub(arg, secret) for arg in error.args)
+    for error in chain:
+        if isinstance(error, httpx.RequestError) and (request := request_of(error)) is not None:
+            error.request = _without_secrets(request)
+
+
+def _without_secrets(request: httpx.Request) -> httpx.Request:
+    headers = [
+        (name, REDACTED if name.lower() in SECRET_HEADER_NAMES else value)
+        for name, value in request.headers.multi_items()
+    ]
+    extensions = {k: v for k, v in request.extensions.items() if k != SENT_SECRETS}
+    if isinstance(proxy := extensions.get(PROXIED), str):  # its user info: shown as ***
+        extensions[PROXIED] = shown_url(proxy)
+    return httpx.Request(
+        request.method, request.url, headers=headers, stream=request.stream, extensions=extensions
+    )
 
 
 def sent_frames_dropped(exc: BaseException) -> None:

@@ -60,6 +60,7 @@ from weaver_facade import (
     WeaverError,
     datum_from_tokens,
 )
+from weaver_facade._causes import causes
 from weaver_facade._models import ModelInfo
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
@@ -588,6 +589,53 @@ def test_no_attribute_of_a_client_holds_the_key_or_the_password(emu: RunningEmul
     shown = dict(introspected(service))
     assert any(path.endswith("generated._headers['User-Agent']") for path in shown)
     assert any(text.startswith("<httpx.Client") for text in shown.values())
+
+
+def _connection_error(
+    client: type[ServiceClient | AsyncServiceClient], url: str
+) -> APIConnectionError:
+    if client is ServiceClient:
+        with (
+            ServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as svc,
+            pytest.raises(APIConnectionError) as info,
+        ):
+            svc.supported_models()
+        return info.value
+
+    async def attempt() -> None:
+        async with AsyncServiceClient(url, KEY_A, max_retries=0, heartbeat_interval=0) as svc:
+            await svc.supported_models()
+
+    with pytest.raises(APIConnectionError) as info:
+        asyncio.run(attempt())
+    return info.value
+
+
+@pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
+@pytest.mark.parametrize("server", ["refused", "no-reply", "proxy-refused"])
+def test_no_failure_behind_a_connection_error_holds_the_key_in_its_request(
+    client: type[ServiceClient | AsyncServiceClient], server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The transport's error behind an APIConnectionError keeps the request it failed,
+    # whose headers held the key (their repr hides Authorization alone) and the URL's
+    # Basic credentials, and whose extensions those sent (once sent) and the proxy URL:
+    # a debugger's or rich.inspect's view of err.__cause__.request showed them.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with contextlib.ExitStack() as stack:
+        if server == "no-reply":  # the request is sent, and the connection closed unanswered
+            url = stack.enter_context(_answering(""))
+        else:
+            url = f"http://127.0.0.1:{closed_port()}"
+        if server == "proxy-refused":
+            monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{closed_port()}"))
+            url = "http://weaver.invalid"
+        error = _connection_error(client, with_user(url))
+    behind: dict[str, object] = {f"cause {i}": cause for i, cause in enumerate(causes(error))}
+    assert secrets_shown(behind) == []
+    # What the walk saw: the request of the transport's error, and its headers.
+    assert any("._request.headers" in path for path, _ in introspected(behind)), behind
 
 
 @pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
