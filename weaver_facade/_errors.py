@@ -252,8 +252,10 @@ RESUME_ADVICE = f"create a new model and load the last checkpoint into it: {RESU
 STATE_LOST_NOTE = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"
 #: ``RESUME_CALL`` in the command line's words.
 RESUME_COMMANDS = (
-    "`weaver-facade models create BASE_MODEL`, then `weaver-facade checkpoints load "
-    "NEW_MODEL_ID PATH` with the newest PATH of `weaver-facade checkpoints list MODEL_ID` "
+    "`weaver-facade models create BASE_MODEL` with the model's mode and LoRA rank (`--full` "
+    "or `--lora-rank N`, as `weaver-facade models show MODEL_ID` shows them), then "
+    "`weaver-facade checkpoints load NEW_MODEL_ID PATH` with the newest PATH of "
+    "`weaver-facade checkpoints list MODEL_ID` "
     "(if it lists none, the PATH the model was loaded from), and `--with-optimizer` if that "
     "checkpoint holds its optimizer state"
 )

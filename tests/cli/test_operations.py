@@ -764,7 +764,7 @@ def test_a_server_s_control_characters_in_a_table_s_names_reach_the_terminal_esc
 @pytest.mark.parametrize(
     ("kind", "advice"),
     [
-        ("forward_backward", "`weaver-facade models create BASE_MODEL`, then "),
+        ("forward_backward", "`weaver-facade models create BASE_MODEL` with the model's "),
         ("export_checkpoint", "export it again, `weaver-facade checkpoints export PATH`"),
     ],
 )
@@ -803,13 +803,17 @@ def test_a_model_whose_state_was_lost_says_what_to_do_in_the_command_line_s_word
     assert said.startswith(
         "error: [409 model_state_lost] save_checkpoint: model m-1 lost its state;"
     )
-    assert "`weaver-facade models create BASE_MODEL`, then " in said
+    assert "`weaver-facade models create BASE_MODEL` with the model's " in said
     assert "create_training_client_from_state" not in said
     # The listing the advice names is empty here (a model loaded from a checkpoint that has
     # not saved since), and a weights-only checkpoint refuses --with-optimizer: the advice
     # must say where to go on from then, and that the option depends on the checkpoint.
     assert "if it lists none, the PATH the model was loaded from" in said
     assert "`--with-optimizer` if that checkpoint holds its optimizer state" in said
+    # A checkpoint loads only into a model of its mode and LoRA rank, which `models
+    # create BASE_MODEL` alone makes the default ones (LoRA of rank 32).
+    assert "with the model's mode and LoRA rank (`--full` or `--lora-rank N`" in said
+    assert "`weaver-facade models show MODEL_ID`" in said
 
 
 def test_a_wait_polls_again_after_a_500_the_server_calls_final() -> None:
