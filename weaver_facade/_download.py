@@ -194,9 +194,10 @@ class DownloadSettings:
         verify: Check every file's sha256 (its size is always checked); a resumed
             ``.part``, and a file in place of a size not given, are checked all the same.
         timeout: The overall deadline in seconds, retries and waits included; ``None``: none.
-        max_failures: Failed attempts in a row, without a byte of progress, before a file
-            is given up. The client's retry settings raise this, ``max_backoff`` and
-            ``max_retry_after`` where they are larger (``_artifacts.storage_retries``).
+        max_failures: Failed attempts since a file last received a byte (the attempt
+            that received it counts, if it then fails) before the file is given up. The
+            client's retry settings raise this, ``max_backoff`` and ``max_retry_after``
+            where they are larger (``_artifacts.storage_retries``).
         initial_backoff: The cap of the first wait after a failure; it doubles per failure.
         max_backoff: The largest cap of a wait.
         max_retry_after: The longest ``Retry-After`` waited out; a longer one fails at once.

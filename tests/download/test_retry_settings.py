@@ -122,6 +122,22 @@ def test_a_file_gives_up_after_the_larger_of_the_two_counts_of_retries(
     assert storage.keys_fetched() == ["w.bin"] * attempts
 
 
+def test_the_attempt_that_received_the_last_byte_counts_among_the_failures(
+    tmp_path: Path, storage: StorageServer
+) -> None:
+    # README: "9 failed attempts since it last received a byte": an outage that begins by
+    # cutting a transfer mid-file gives up after that cut and 8 refusals.
+    fake = FakeWeaver()
+    artifact_id = artifact(fake, storage)
+    storage.script("w.bin", "drop:100", *["503"] * 30)
+    with (
+        service(fake, retry=policy()) as svc,
+        pytest.raises(StorageError, match=f"giving up after {OWN_ATTEMPTS} failed attempts"),
+    ):
+        svc.download_weights(artifact_id, tmp_path / "out", timeout=BOUND)
+    assert storage.keys_fetched() == ["w.bin"] * OWN_ATTEMPTS
+
+
 def test_with_options_max_retries_reaches_the_transfers(
     tmp_path: Path, storage: StorageServer
 ) -> None:
