@@ -18,7 +18,13 @@ import attrs
 import httpx
 import pytest
 
-from tests.support.cli import API_KEY, Cli, ctrl_c_after_the_first_change, invoke
+from tests.support.cli import (
+    API_KEY,
+    STORAGE_503,
+    Cli,
+    ctrl_c_after_the_first_change,
+    invoke,
+)
 from tests.support.fakeserver import (
     CHECKPOINT,
     EXPORT,
@@ -1045,18 +1051,7 @@ def test_download_timeout_bounds_the_lookup_of_a_checkpoint_id(
     assert "503" in run.stderr
 
 
-_STORAGE_503 = FaultRule(
-    kind="unavailable",
-    rate=0.5,
-    method="GET",
-    route="/storage/artifacts/{artifact_id}/{name}",
-    retry_after=0,
-)
-
-
-@pytest.mark.parametrize(
-    "emulator_config", [{"faults": FaultConfig(rules=(_STORAGE_503,), seed=1)}]
-)
+@pytest.mark.parametrize("emulator_config", [{"faults": FaultConfig(rules=(STORAGE_503,), seed=1)}])
 def test_max_retries_says_that_a_downloads_storage_gets_retry_on_their_own(
     cli: Cli, model_id: str, tmp_path: Path
 ) -> None:

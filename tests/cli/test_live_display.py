@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import API_KEY, Cli
+from tests.support.cli import API_KEY, STORAGE_503, Cli
 from weaver_facade.emulator import RunningEmulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
 
@@ -99,18 +99,7 @@ def each_on_its_own_line(raw: str, start: str, whole: str) -> list[str]:
     return logged
 
 
-_STORAGE_503 = FaultRule(
-    kind="unavailable",
-    rate=0.5,
-    method="GET",
-    route="/storage/artifacts/{artifact_id}/{name}",
-    retry_after=0,
-)
-
-
-@pytest.mark.parametrize(
-    "emulator_config", [{"faults": FaultConfig(rules=(_STORAGE_503,), seed=1)}]
-)
+@pytest.mark.parametrize("emulator_config", [{"faults": FaultConfig(rules=(STORAGE_503,), seed=1)}])
 def test_a_retry_logged_during_a_download_is_a_line_above_the_bar(
     cli: Cli, emu: RunningEmulator, model_id: str, tmp_path: Path
 ) -> None:

@@ -15,8 +15,17 @@ from click.testing import CliRunner
 
 from weaver_facade import OperationHandle, OperationProgress, ServiceClient, datum_from_tokens
 from weaver_facade.cli import main
+from weaver_facade.emulator._config import FaultRule
 
 API_KEY = "cli-secret-key-5b2e77"
+# Half of a download's storage GETs answered 503 (with a seed, the same ones each run).
+STORAGE_503 = FaultRule(
+    kind="unavailable",
+    rate=0.5,
+    method="GET",
+    route="/storage/artifacts/{artifact_id}/{name}",
+    retry_after=0,
+)
 # The keys of an operation in --json (operations show and wait, a --no-wait start).
 OPERATION_KEYS = {
     "id",

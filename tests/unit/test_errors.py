@@ -536,6 +536,27 @@ def test_connection_error_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -
     assert "save_checkpoint" in str(info.value)
 
 
+def errors_of_both_clients(
+    url: str, max_retries: int = 0
+) -> tuple[APIConnectionError, APIConnectionError]:
+    """What a sync and an async client raise listing the supported models of ``url``."""
+    with (
+        ServiceClient(url, KEY, max_retries=max_retries, heartbeat_interval=0) as svc,
+        pytest.raises(APIConnectionError) as sync_error,
+    ):
+        svc.supported_models()
+
+    async def list_them() -> None:
+        async with AsyncServiceClient(
+            url, KEY, max_retries=max_retries, heartbeat_interval=0
+        ) as svc:
+            await svc.supported_models()
+
+    with pytest.raises(APIConnectionError) as async_error:
+        asyncio.run(list_them())
+    return sync_error.value, async_error.value
+
+
 @pytest.mark.parametrize("addresses", [1, 2], ids=["an-address", "a-name-of-two"])
 def test_a_refused_connection_is_named_by_both_clients(
     addresses: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -558,24 +579,9 @@ def test_a_refused_connection_is_named_by_both_clients(
             return real(name, *args, **kwargs)
 
         monkeypatch.setattr(socket, "getaddrinfo", lookup)
-    url = f"http://{host}:{port}"
-    with (
-        caplog.at_level("WARNING", logger="weaver_facade"),
-        ServiceClient(url, KEY, max_retries=1, heartbeat_interval=0) as svc,
-        pytest.raises(APIConnectionError) as sync_error,
-    ):
-        svc.supported_models()
-
-    async def list_them() -> None:
-        async with AsyncServiceClient(url, KEY, max_retries=1, heartbeat_interval=0) as svc:
-            await svc.supported_models()
-
-    with (
-        caplog.at_level("WARNING", logger="weaver_facade"),
-        pytest.raises(APIConnectionError) as async_error,
-    ):
-        asyncio.run(list_them())
-    for error in (sync_error.value, async_error.value):
+    with caplog.at_level("WARNING", logger="weaver_facade"):
+        errors = errors_of_both_clients(f"http://{host}:{port}", max_retries=1)
+    for error in errors:
         assert str(error).startswith("list_supported_models: ConnectError: "), error
         assert "connection refused" in str(error).lower(), error
     retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
@@ -596,21 +602,8 @@ def test_a_proxy_that_refuses_the_connection_is_named_in_one_clause(
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)
-    url = "http://weaver.invalid"
-    with (
-        ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
-        pytest.raises(APIConnectionError) as sync_error,
-    ):
-        svc.supported_models()
-
-    async def list_them() -> None:
-        async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
-            await svc.supported_models()
-
-    with pytest.raises(APIConnectionError) as async_error:
-        asyncio.run(list_them())
     where = f"through the proxy {proxy} the environment names; see *_PROXY)"
-    for error in (sync_error.value, async_error.value):
+    for error in errors_of_both_clients("http://weaver.invalid"):
         said = str(error)
         assert "connection refused" in said.lower(), said
         assert said.endswith(where), said
@@ -650,23 +643,12 @@ def test_a_connection_reset_is_named_by_both_clients() -> None:
     # "ReadError: connection dropped": its transport's ReadError says nothing, the OS's
     # reason a few causes down.
     with resetting_server() as url:
-        with (
-            ServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc,
-            pytest.raises(APIConnectionError) as sync_error,
-        ):
-            svc.supported_models()
-
-        async def list_them() -> None:
-            async with AsyncServiceClient(url, KEY, max_retries=0, heartbeat_interval=0) as svc:
-                await svc.supported_models()
-
-        with pytest.raises(APIConnectionError) as async_error:
-            asyncio.run(list_them())
-    said = str(sync_error.value)
+        sync_error, async_error = errors_of_both_clients(url)
+    said = str(sync_error)
     assert said.startswith("list_supported_models: ReadError: "), said
     assert os.strerror(errno.ECONNRESET) in said, said
-    assert str(async_error.value) == said
-    assert async_error.value.__notes__ == sync_error.value.__notes__
+    assert str(async_error) == said
+    assert async_error.__notes__ == sync_error.__notes__
 
 
 def test_timeout_is_mapped(fake: FakeWeaver, trainer: TrainingClient) -> None:
