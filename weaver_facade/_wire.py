@@ -1041,9 +1041,9 @@ def hide_key(exc: httpx.RequestError) -> None:
     (``sent_frames_dropped``): those that read such a reply hold it in their locals too,
     as a decoder's hold a body that does not decode (``httpx.DecodingError``). Their
     requests become copies without the secrets they carried (the key's header, whose
-    repr httpx shows, ``Authorization``, ``SENT_SECRETS``, the proxy URL's user info),
-    which a debugger's view of the error showed; the request itself, which an event hook
-    may hold, is left as sent."""
+    repr httpx shows, ``Authorization``, ``SENT_SECRETS``, the proxy URL's user info) or
+    reach through their hooks, which a debugger's view of the error showed; the request
+    itself, which an event hook may hold, is left as sent."""
     chain = list(causes(exc))
     for error in chain:
         sent_frames_dropped(error)
@@ -1061,7 +1061,11 @@ def _without_secrets(request: httpx.Request) -> httpx.Request:
         (name, REDACTED if name.lower() in SECRET_HEADER_NAMES else value)
         for name, value in request.headers.multi_items()
     ]
-    extensions = {k: v for k, v in request.extensions.items() if k != SENT_SECRETS}
+    # Hooks go too (httpcore's trace, ``REFUSED``): they are bound to the retry loop and
+    # the client, which hold the request as sent and the proxy's URL.
+    extensions = {
+        k: v for k, v in request.extensions.items() if k != SENT_SECRETS and not callable(v)
+    }
     if isinstance(proxy := extensions.get(PROXIED), str):  # its user info: shown as ***
         extensions[PROXIED] = shown_url(proxy)
     return httpx.Request(

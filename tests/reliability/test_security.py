@@ -519,13 +519,17 @@ _FUNCTIONS = types.FunctionType | types.MethodType | types.BuiltinFunctionType
 def introspected(root: object) -> Iterator[tuple[str, str]]:
     """What introspection may print of ``root``, with the way to each: the repr of every
     object reached through attributes (``vars()`` and slots, as a debugger, ``rich.inspect``
-    or ``attrs.asdict`` read them), items and weak references, and every text among them."""
+    or ``attrs.asdict`` read them), items, weak references and what a method is bound to,
+    and every text among them."""
     seen: set[int] = set()
     todo: list[tuple[str, object]] = [("root", root)]
     while todo:
         path, value = todo.pop()
         if isinstance(value, str | bytes):
             yield path, value if isinstance(value, str) else value.decode("latin-1")
+            continue
+        if isinstance(value, types.MethodType):  # a debugger shows its __self__
+            todo.append((f"{path}.__self__", value.__self__))
             continue
         if id(value) in seen or isinstance(value, type | types.ModuleType | _FUNCTIONS):
             continue  # shown by its name
@@ -618,7 +622,8 @@ def test_no_failure_behind_a_connection_error_holds_the_key_in_its_request(
 ) -> None:
     # The transport's error behind an APIConnectionError keeps the request it failed,
     # whose headers held the key (their repr hides Authorization alone) and the URL's
-    # Basic credentials, and whose extensions those sent (once sent) and the proxy URL:
+    # Basic credentials, and whose extensions those sent (once sent) and the proxy URL,
+    # and hooks bound to the retry loop and the client, which hold the request as sent:
     # a debugger's or rich.inspect's view of err.__cause__.request showed them.
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
