@@ -1068,8 +1068,12 @@ def _without_secrets(request: httpx.Request) -> httpx.Request:
     }
     if isinstance(proxy := extensions.get(PROXIED), str):  # its user info: shown as ***
         extensions[PROXIED] = shown_url(proxy)
+    try:  # its body reads as the request's did (``content``)
+        body: dict[str, Any] = {"content": request.content}
+    except httpx.RequestNotRead:  # a stream not read, as a user's may be
+        body = {"stream": request.stream}
     return httpx.Request(
-        request.method, request.url, headers=headers, stream=request.stream, extensions=extensions
+        request.method, request.url, headers=headers, extensions=extensions, **body
     )
 
 

@@ -643,6 +643,29 @@ def test_no_failure_behind_a_connection_error_holds_the_key_in_its_request(
     assert any("._request.headers" in path for path, _ in introspected(behind)), behind
 
 
+def test_the_request_behind_a_connection_error_still_reads_its_body() -> None:
+    # The failure's request is a copy without the secrets (the test above); its body, which
+    # holds none, still reads as the request's as sent did.
+    sent: list[httpx.Request] = []
+    with (
+        httpx.Client(event_hooks={"request": [sent.append]}) as mine,
+        ServiceClient(
+            f"http://127.0.0.1:{closed_port()}",
+            KEY_A,
+            http_client=mine,
+            max_retries=0,
+            heartbeat_interval=0,
+        ) as svc,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        svc.create_training_client("weaver-tiny")
+    failed = info.value.__cause__
+    assert isinstance(failed, httpx.ConnectError)
+    assert failed.request is not sent[0]
+    assert failed.request.content == sent[0].content
+    assert sent[0].content.startswith(b"{")  # a body: the session's JSON
+
+
 @pytest.mark.parametrize("client", [ServiceClient, AsyncServiceClient])
 @pytest.mark.parametrize(
     "option",
