@@ -522,7 +522,8 @@ def test_a_terminated_models_save_and_load_say_its_checkpoints_stay(
             f"; its checkpoints stay: list them with `weaver-facade checkpoints list "
             f"{model_id}`, export or download them, or load one into a new model "
             "(`weaver-facade models create BASE_MODEL` with the model's mode and LoRA "
-            f"rank, as `weaver-facade models show {model_id}` shows them, then "
+            f"rank (`--full` or `--lora-rank N`, as `weaver-facade models show {model_id}` "
+            "shows them), then "
             "`weaver-facade checkpoints load NEW_MODEL_ID REF`, with `--with-optimizer` if "
             "REF holds its optimizer state)\n"
         ) in refused.stderr

@@ -428,8 +428,9 @@ def _checkpoints_stay(model_id: str) -> Iterator[None]:
         message = (
             f"{exc}; its checkpoints stay: list them with `weaver-facade checkpoints list "
             f"{model_id}`, export or download them, or load one into a new model "
-            "(`weaver-facade models create BASE_MODEL` with the model's mode and LoRA rank, "
-            f"as `weaver-facade models show {model_id}` shows them, then `weaver-facade "
+            "(`weaver-facade models create BASE_MODEL` with the model's mode and LoRA rank "
+            f"(`--full` or `--lora-rank N`, as `weaver-facade models show {model_id}` shows "
+            "them), then `weaver-facade "
             "checkpoints load NEW_MODEL_ID REF`, with `--with-optimizer` if REF holds its "
             "optimizer state)"
         )
