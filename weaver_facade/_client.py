@@ -287,7 +287,8 @@ class ClientOptions(TypedDict, total=False):
             long-polls get their wait added to the read timeout. Default 60 s
             (5 s to connect); ``httpx.Timeout(None)`` for none.
         max_retries: Retries of a failed HTTP request (see ``RetryTransport``); default 4.
-            It raises a download's retries of a file from storage, 8 in a row, when larger.
+            It raises a download's retries of a file from storage (``DownloadSettings``)
+            when larger.
         poll: How operations are waited for (``PollSettings``, or a
             ``PollPolicy`` with its own clock).
         retry: A ``RetryPolicy`` overriding ``max_retries``.
@@ -1256,9 +1257,8 @@ class ServiceClient(_ServiceBase):
                 not a folder, cannot be made or takes no files (no permission, a
                 read-only mount); nothing is written.
             ArtifactIntegrityError: A file's size or sha256 is wrong; it is not kept.
-            StorageError: Storage kept failing (each file retried 8 times in a row at
-                least, or the client's ``max_retries``: README, "What is retried"); run it
-                again to resume.
+            StorageError: Storage kept failing (README, "What is retried"); run it again
+                to resume.
             DownloadTimeoutError: ``timeout`` passed, at whatever step (an API request
                 too); run it again to resume.
             OSError: A file could not be written (a full disk: ``ENOSPC``, with a note

@@ -532,7 +532,7 @@ class HasOptions:
                 request that starts an operation) ends within it. Waiting for an
                 operation has its own deadline: ``result(timeout=...)``.
             max_retries: Retries of each failed request (0: none), and of a download's
-                file from storage when larger than its own 8.
+                file from storage when larger than its own (``DownloadSettings``).
         """
         check_keywords(
             f"{type(self).__name__}.with_options", limits, tuple(_Limits.__annotations__)

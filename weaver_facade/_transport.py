@@ -91,8 +91,8 @@ class RetrySettings:
         max_retry_wait: The most one call may sleep between its attempts, in all.
 
     A download's transfers from storage follow ``max_retries``, ``max_backoff`` and
-    ``max_retry_after`` where they are larger than their own limits (8 retries in a row of a
-    file, 8 s, 120 s), so that the bounds raised to ride out a restart carry them too.
+    ``max_retry_after`` where they are larger than their own (``DownloadSettings``), so
+    that the bounds raised to ride out a restart carry them too.
     """
 
     max_retries: int = bounded(4, 0, integer=True)
