@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from tests.support.cli import (
 )
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
 from tests.support.held_creates import default_sigint
+from tests.support.ports import free_port
 from weaver_facade import (
     Checkpoint,
     ConversionProgress,
@@ -1201,9 +1201,7 @@ def test_the_kits_report_into_a_full_disk_is_one_line_not_a_traceback(
 
 def test_an_emulator_started_with_its_stdout_closed_serves() -> None:
     # It died of an AttributeError traceback at start: nothing reads a daemon's ready line.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     script = Path(sys.executable).with_name("weaver-facade")
     with subprocess.Popen(
         [str(script), "emulator", "--port", str(port)],

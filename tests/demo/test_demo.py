@@ -24,6 +24,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.signals import with_sigint
 from tests.support.wire_minimal import TrimmingTransport
 from weaver_facade import (
@@ -353,9 +354,7 @@ def test_example_help_names_the_environment_and_the_exit_statuses() -> None:
 
 
 def test_example_names_the_server_it_cannot_reach() -> None:
-    with socket.socket() as sock:  # a loopback port that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = f"http://127.0.0.1:{free_port()}"
     done = run_example({"WEAVER_BASE_URL": url, "WEAVER_API_KEY": KEY})
     assert done.returncode == 1
     *retries, last = done.stderr.strip().splitlines()

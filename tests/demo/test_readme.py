@@ -7,7 +7,6 @@ import inspect
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tomllib
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 import weaver_facade
+from tests.support.ports import free_port
 from weaver_facade import ModelStateLostError, ServiceClient, TrainingClient, datum_from_tokens
 from weaver_facade.emulator import run_emulator
 
@@ -199,9 +199,7 @@ def test_the_lost_state_recipe_goes_on_after_each_restart(
     recipe: dict[str, Any] = {}
     exec(lost_state_recipe(), recipe)  # noqa: S102 - the README's own code
     go_on: Callable[[ServiceClient, TrainingClient], TrainingClient] = recipe["go_on"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     batch = [datum_from_tokens(list(b"the cat sat on the mat"))]
 
     def restarted() -> contextlib.AbstractContextManager[Any]:
@@ -243,9 +241,7 @@ def test_the_readme_contract_test_commands_run_as_pasted(tmp_path: Path) -> None
     # Its report lands in the checkout: one git ignores, not an untracked folder.
     ignored = subprocess.run(["git", "check-ignore", "-q", report.group(1)], cwd=ROOT)
     assert ignored.returncode == 0, f"{report.group(1)} is not git-ignored"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     # The emulator as on a first run, whose start compiles its caches: seconds late.
     slow = tmp_path / "bin"
     slow.mkdir()

@@ -38,6 +38,7 @@ from tests.support.connect_proxy import ConnectProxy
 from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.name_lookups import names
 from tests.support.no_search import no_search
+from tests.support.ports import free_port
 from tests.support.search_only import search_only, unread
 from tests.support.tls import self_signed
 from weaver_facade import (
@@ -964,10 +965,7 @@ def test_an_error_quoting_a_presigned_url_is_logged_without_its_query(
 def _unreachable(storage: StorageServer) -> Source:
     """``storage``'s files, ``small.bin``'s URL on a port nothing listens on (made here, so
     that no frame of the test holds it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/bucket/small.bin?X-Signature=SIG-secret"
+    url = f"http://127.0.0.1:{free_port()}/bucket/small.bin?X-Signature=SIG-secret"
     return Source(storage, **{"small.bin": {"url": url}})
 
 
@@ -998,9 +996,7 @@ def test_a_storage_host_that_cannot_be_reached_is_named(
     # A presigned URL on a host this client cannot reach (a server handing out an internal
     # name, such as minio:9000) failed with "Connection refused" alone: the API answered,
     # so nothing said which host to look at. Its origin is named; its query never is.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/bucket/small.bin?X-Signature=SIG-secret"
     source = Source(storage, **{"small.bin": {"url": url}})
     with (

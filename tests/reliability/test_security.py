@@ -39,6 +39,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.scripted_http import QuietServer, ScriptedServer
 from weaver_facade import (
     APIConnectionError,
@@ -425,12 +426,6 @@ def blackhole() -> socket.socket:
     return sock
 
 
-def closed_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_key_never_appears_in_logs_reprs_or_errors(
     debug_logging: None,
     caplog: pytest.LogCaptureFixture,
@@ -486,7 +481,7 @@ def test_the_key_never_appears_in_logs_reprs_or_errors(
         with ServiceClient(url, KEY_A, timeout=0.2, retry=quick, heartbeat_interval=0) as hung:
             expect(APITimeoutError, lambda: hung.create_training_client("weaver-tiny"))
     with ServiceClient(
-        f"http://127.0.0.1:{closed_port()}", KEY_A, retry=FAST, heartbeat_interval=0
+        f"http://127.0.0.1:{free_port()}", KEY_A, retry=FAST, heartbeat_interval=0
     ) as refused:
         expect(APIConnectionError, lambda: refused.create_training_client("weaver-tiny"))
 
@@ -632,9 +627,9 @@ def test_no_failure_behind_a_connection_error_holds_the_key_in_its_request(
         if server == "no-reply":  # the request is sent, and the connection closed unanswered
             url = stack.enter_context(_answering(""))
         else:
-            url = f"http://127.0.0.1:{closed_port()}"
+            url = f"http://127.0.0.1:{free_port()}"
         if server == "proxy-refused":
-            monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{closed_port()}"))
+            monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{free_port()}"))
             url = "http://weaver.invalid"
         error = _connection_error(client, with_user(url))
     behind: dict[str, object] = {f"cause {i}": cause for i, cause in enumerate(causes(error))}
@@ -650,7 +645,7 @@ def test_the_request_behind_a_connection_error_still_reads_its_body() -> None:
     with (
         httpx.Client(event_hooks={"request": [sent.append]}) as mine,
         ServiceClient(
-            f"http://127.0.0.1:{closed_port()}",
+            f"http://127.0.0.1:{free_port()}",
             KEY_A,
             http_client=mine,
             max_retries=0,
@@ -1033,7 +1028,7 @@ def test_a_text_that_cannot_be_sent_leaves_no_key_in_the_error_behind() -> None:
     # A lone surrogate is refused as httpx builds the request, from None: the
     # UnicodeEncodeError behind it, not shown but held (__context__, which error reporters
     # may walk), kept httpx's frames, whose `headers` hold the key.
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     options: dict[str, Any] = {"max_retries": 0, "heartbeat_interval": 0}
     with (
         ServiceClient(url, KEY_A, user_metadata={"note": "\ud800"}, **options) as service,
@@ -1367,7 +1362,7 @@ async def test_a_proxy_that_cannot_be_reached_leaves_no_secret_in_the_frames(
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WEAVER_API_KEY", KEY_A)
-    proxy = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{closed_port()}"
+    proxy = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{free_port()}"
     if given == "environment":
         monkeypatch.setenv("HTTPS_PROXY", proxy)
         monkeypatch.setenv("HTTP_PROXY", proxy)

@@ -17,7 +17,6 @@ import os
 import pty
 import re
 import select
-import socket
 import stat
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -40,6 +39,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.ports import free_port
 from weaver_facade import (
     APIConnectionError,
     APITimeoutError,
@@ -1050,17 +1050,11 @@ def test_a_download_lookup_shares_one_deadline(tmp_path: Any) -> None:
     assert max(reads[1:]) <= 3 + DEADLINE_GRACE
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_refused_connection_reads_the_same_from_both_transports() -> None:
     # The async transport says only "All connection attempts failed"; outage lines and
     # poll errors of async clients read "cannot connect (...)" where sync ones said
     # "connection refused".
-    url = f"http://127.0.0.1:{_closed_port()}/"
+    url = f"http://127.0.0.1:{free_port()}/"
     with pytest.raises(httpx.ConnectError) as sync_error, httpx.Client() as client:
         client.get(url)
 

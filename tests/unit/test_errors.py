@@ -38,6 +38,7 @@ from tests.support.fakeserver import (
     json_reply,
     service,
 )
+from tests.support.ports import free_port
 from weaver_facade import (
     APIConnectionError,
     APIError,
@@ -565,9 +566,7 @@ def test_a_refused_connection_is_named_by_both_clients(
     # connection attempts failed", its reason a few causes down, where the sync one says
     # "Connection refused"; for a name of several addresses (a localhost of ::1 and
     # 127.0.0.1, say), in the group of its connects' errors.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed: nothing listens there
+    port = free_port()
     host = "127.0.0.1"
     if addresses == 2:
         host, real = "twice.invalid", socket.getaddrinfo
@@ -595,9 +594,7 @@ def test_a_proxy_that_refuses_the_connection_is_named_in_one_clause(
 ) -> None:
     # The async client's error read "All connection attempts failed (connection refused)
     # (through the proxy ... the environment names; see *_PROXY)": two brackets in a row.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        proxy = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed: nothing listens there
+    proxy = f"http://127.0.0.1:{free_port()}"
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
