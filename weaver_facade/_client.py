@@ -9,6 +9,7 @@ re-attach to operations by id.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import itertools
@@ -261,22 +262,21 @@ class _Credentials(httpx.Auth):
     which ``vars()``, a debugger or ``rich.inspect`` show."""
 
     def __init__(self, base_url: Secret, key: Secret | None) -> None:
-        self._base_url, self._key = base_url, key
-        # A URL is parsed in 50 us: per request only where it holds credentials, which, as
-        # for httpx, an empty user info (``http://:@host``) does not.
+        self._key = key
+        # httpx sends a URL's user info so too (UTF-8; an empty one, ``http://:@host``, is
+        # none), but then logs and shows every request's URL with the password in it.
         url = httpx.URL(base_url.reveal())
-        self._user_info = bool(url.username or url.password)
+        self._basic = None
+        if url.username or url.password:
+            pair = f"{url.username}:{url.password}".encode()
+            self._basic = Secret(f"Basic {base64.b64encode(pair).decode()}")
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._key is not None:
             request.headers[API_KEY_HEADER] = self._key.reveal()
-        if self._user_info:
-            # httpx sends a URL's user info so too, but then logs and shows every request's
-            # URL with the password in it.
-            url = httpx.URL(self._base_url.reveal())
-            yield from httpx.BasicAuth(url.username, url.password).auth_flow(request)
-        else:
-            yield request
+        if self._basic is not None:
+            request.headers["Authorization"] = self._basic.reveal()
+        yield request
 
 
 class ClientOptions(TypedDict, total=False):
