@@ -548,9 +548,11 @@ class _ServiceBase(HasOptions):
         keep: bool,
         interrupted: Callable[[], bool],
         lost_replies: _LostReplies | None = None,
+        stop_word: str = "interrupted",
     ) -> Plan[ModelInfo]:
         """A model's create; ``lost_replies`` counts its attempts whose reply was lost, that
-        no model returned names, for a Ctrl-C, which never comes into the plan (``_create``)."""
+        no model returned names, for a Ctrl-C, which never comes into the plan (``_create``);
+        ``stop_word`` names what ``interrupted`` tells (an async create's is a cancel)."""
         counted = _LostReplies() if lost_replies is None else lost_replies
 
         def create_on(session_id: str, ended: int = 0) -> Plan[ModelInfo]:
@@ -642,7 +644,7 @@ class _ServiceBase(HasOptions):
             )
         if stopped:
             warn_naming_calls(
-                f"create_model: interrupted while model {model.id} was being created; the "
+                f"create_model: {stop_word} while model {model.id} was being created; the "
                 "client's close terminates it"
             )
         return model
@@ -1577,7 +1579,9 @@ class AsyncServiceClient(_ServiceBase):
         io = io.whole()  # see ServiceClient._create
         session_id = await self._root._ensure_session(io)
         cancelled = False
-        plan = self._create_model(session_id, new, keep=keep, interrupted=lambda: cancelled)
+        plan = self._create_model(
+            session_id, new, keep=keep, interrupted=lambda: cancelled, stop_word="cancelled"
+        )
         # Cancelled, it waits for the reply on its way, but for no retry.
         creating = asyncio.ensure_future(io.stopping_retries(lambda: cancelled).run(plan))
         on_its_way = self._root._creating

@@ -846,6 +846,29 @@ async def test_a_cancelled_creation_still_on_its_way_is_awaited_by_aclose() -> N
     assert fake.terminated == ["m-1", "m-2"]
 
 
+async def test_a_create_cancelled_on_its_way_is_said_cancelled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # ``asyncio.wait_for(client.create_training_client(...), T)`` expiring while the server
+    # made the model: its WARNING said `interrupted`, a Ctrl-C's word, of a cancel.
+    fake, late, http, svc = await _one_model_made_then_creates_held()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        await _cancel_a_held_create(fake, late, svc)
+        late.gates[CREATE].set()
+        for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
+            if svc._created.settings("m-2") is not None:
+                break
+            await asyncio.sleep(0)
+        await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
+    said = [r.getMessage() for r in caplog.records if "m-2 was being created" in r.getMessage()]
+    assert said == [
+        "create_model: cancelled while model m-2 was being created; the client's close "
+        "terminates it"
+    ]
+
+
 async def test_a_cancelled_creation_is_not_sent_again_after_a_failure() -> None:
     # A create cancelled while the server answered 503 went on with every retry in the
     # background, and aclose() waited for them all.
