@@ -1084,7 +1084,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
     def delete_checkpoint(self, ref: CheckpointRef) -> Checkpoint:
         """Delete a checkpoint and its files; returns it in status ``deleted``.
 
-        ``ref`` as for ``get_checkpoint``.
+        ``ref`` as for ``get_checkpoint``. Its exports are not deleted: each stays
+        downloadable by its artifact id until its own TTL ends.
 
         Raises:
             UnsupportedByServerError: The server lacks the ``checkpoint-by-id``

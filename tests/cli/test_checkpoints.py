@@ -634,6 +634,19 @@ def test_delete_several(cli: Cli, model_id: str) -> None:
     assert [c["name"] for c in left] == ["c"]
 
 
+def test_a_deleted_checkpoints_export_still_downloads_by_its_id(
+    cli: Cli, model_id: str, tmp_path: Path
+) -> None:
+    save(cli, model_id, "e")
+    artifact = cli("checkpoints", "export", path(model_id, "e"), "--json", "-q").json()
+    assert cli("checkpoints", "delete", path(model_id, "e")).exit_code == 0
+    gone = cli("checkpoints", "artifacts", path(model_id, "e"))
+    assert gone.exit_code == 1, gone.stderr
+    run = cli("checkpoints", "download", artifact["id"], "-o", str(tmp_path), "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["files"] == artifact["files"]
+
+
 def test_delete_goes_on_after_a_failure_and_exits_1(cli: Cli, model_id: str) -> None:
     save(cli, model_id, "x")
     save(cli, model_id, "y")

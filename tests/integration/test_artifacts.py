@@ -211,6 +211,20 @@ def test_an_unknown_artifact_id_is_not_found(service: ServiceClient, tmp_path: P
     assert not (tmp_path / "out").exists()
 
 
+def test_a_deleted_checkpoints_artifact_stays_downloadable_by_id(
+    service: ServiceClient, trainer: TrainingClient, tmp_path: Path
+) -> None:
+    # The README's word: deleting a checkpoint deletes no export of it.
+    checkpoint = trainer.save_state("gone")
+    artifact = trainer.export_weights(checkpoint)
+    trainer.delete_checkpoint(checkpoint)
+    with pytest.raises(NotFoundError):
+        service.list_artifacts(checkpoint.path)  # found through the checkpoint: no more
+    result = service.download_weights(artifact.id, tmp_path / "out")
+    assert result.verified
+    assert_matches_manifest(artifact, tmp_path / "out")
+
+
 def test_export_reports_operation_progress(make_service: ServiceFactory) -> None:
     seen: list[OperationProgress] = []
     service = make_service(on_progress=seen.append)

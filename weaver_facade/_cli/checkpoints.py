@@ -496,6 +496,9 @@ def _not_completed(exc: CheckpointNotReadyError, checkpoint: CheckpointPath | Ch
 def delete(refs: tuple[str, ...], model_id: str | None) -> None:
     """Delete checkpoints and their files.
 
+    Their exports are not deleted: each stays downloadable by its artifact id
+    (`checkpoints download ARTIFACT_ID`) until its TTL ends.
+
     Every REF is checked before anything is deleted. A REF that fails does not
     stop the others; the exit status is then 1.
     """
