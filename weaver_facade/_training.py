@@ -555,7 +555,11 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     @property
     def resumed_from(self) -> LoadResult | None:
-        """The load that ``create_training_client_from_state`` started this model with."""
+        """The load that ``create_training_client_from_state`` started this model with.
+
+        Only on the training client it returned (and its ``with_options`` copies): the
+        server keeps no record of the load, so ``training_client(model_id)`` of that
+        model has ``None``."""
         return self._resumed_from
 
     def __repr__(self) -> str:

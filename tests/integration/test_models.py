@@ -376,6 +376,21 @@ def test_latest_checkpoint_is_the_newest_completed_one(service: ServiceClient) -
     assert (again.resumed_from.path, again.resumed_from.include_optimizer) == (second.path, False)
 
 
+def test_resumed_from_is_the_resumes_own_client_s_alone(
+    make_service: ServiceFactory, service: ServiceClient
+) -> None:
+    # The README's word: the server keeps no record of the load, so an attach (here, or in
+    # the next process after a crash) cannot say where the model came from.
+    trainer = service.create_training_client(BASE_MODEL)
+    saved = trainer.save_state("origin")
+    resumed = service.create_training_client_from_state(saved)
+    assert resumed.resumed_from is not None
+    copy = resumed.with_options(timeout=30)
+    assert copy.resumed_from == resumed.resumed_from
+    assert service.training_client(resumed.model_id).resumed_from is None
+    assert make_service().training_client(resumed.model_id).resumed_from is None
+
+
 async def test_async_models_resume_and_cleanup(
     make_async_service: AsyncServiceFactory, emu: RunningEmulator
 ) -> None:
