@@ -16,6 +16,7 @@ from ._checkpoints import Checkpoint, CheckpointPath
 from ._models import ModelInfo
 from ._operations import OperationSnapshot, ResultParser
 from ._plans import Plan
+from ._types import LoadResult
 
 _R = TypeVar("_R")
 
@@ -34,6 +35,9 @@ class ModelSteps:
         self.next_seq_id: int | None = None
         self.lock = lock
         self.terminated = False  # by this service client's ``terminate_model``
+        # The load that made the model (``create_training_client_from_state``): every
+        # training client of it here says so, the server keeps no record of it.
+        self.resumed_from: LoadResult | None = None
         # The ids of this client's saves of the model that ``latest_checkpoint`` has not
         # yet looked for: a server's list may show a save only later.
         self._unlisted: set[str] = set()

@@ -442,9 +442,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
     ) -> None:
         self._io = io
         self._model = model
-        self._resumed_from = resumed_from
         self._forgotten = forgotten  # the server no longer finds the model
         self._steps = (steps or StepsByModel()).join(model, next_seq_id, io.lock)
+        if resumed_from is not None:
+            self._steps.resumed_from = resumed_from
 
     def _next_seq_id(self) -> int:
         """The model's next ``seq_id``, which ``_step`` takes once its request is built."""
@@ -557,10 +558,10 @@ class _TrainingBase(HasOptions, Generic[IO]):
     def resumed_from(self) -> LoadResult | None:
         """The load that ``create_training_client_from_state`` started this model with.
 
-        Only on the training client it returned (and its ``with_options`` copies): the
-        server keeps no record of the load, so ``training_client(model_id)`` of that
-        model has ``None``."""
-        return self._resumed_from
+        Known to that call's service client alone (all its training clients of the model):
+        the server keeps no record of the load, so another service client's
+        ``training_client(model_id)`` of that model has ``None``."""
+        return self._steps.resumed_from
 
     def __repr__(self) -> str:
         return (

@@ -379,15 +379,16 @@ def test_latest_checkpoint_is_the_newest_completed_one(service: ServiceClient) -
 def test_resumed_from_is_the_resumes_own_client_s_alone(
     make_service: ServiceFactory, service: ServiceClient
 ) -> None:
-    # The README's word: the server keeps no record of the load, so an attach (here, or in
-    # the next process after a crash) cannot say where the model came from.
+    # The README's word: the server keeps no record of the load, so the service client that
+    # resumed knows it for all its training clients of the model, and another one (the next
+    # process after a crash, say) cannot say where the model came from.
     trainer = service.create_training_client(BASE_MODEL)
     saved = trainer.save_state("origin")
     resumed = service.create_training_client_from_state(saved)
     assert resumed.resumed_from is not None
     copy = resumed.with_options(timeout=30)
     assert copy.resumed_from == resumed.resumed_from
-    assert service.training_client(resumed.model_id).resumed_from is None
+    assert service.training_client(resumed.model_id).resumed_from == resumed.resumed_from
     assert make_service().training_client(resumed.model_id).resumed_from is None
 
 
