@@ -895,16 +895,18 @@ class Downloads:
 # -- local files (the shell's blocking I/O) ---------------------------------------------------
 
 
-def _lsize(path: Path) -> int | None:
-    """The size of a regular file at ``path``, ``None`` if absent; refuses anything else."""
+def _lsize(path: Path, of: PurePosixPath | None = None) -> int | None:
+    """The size of a regular file at ``path``, or with ``of``, of a folder of the file
+    ``of``; ``None`` if absent. Anything else there (a symlink, say) is refused."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
-    if not stat.S_ISREG(st.st_mode):
+    if not (stat.S_ISREG if of is None else stat.S_ISDIR)(st.st_mode):
+        way = "the way" if of is None else f"the way of {of}"
         raise UnsafeArtifactPathError(
-            f"{shown_path(path)} is in the way: it is {what_it_is(path, st.st_mode)}",
-            name=str(path),
+            f"{shown_path(path)} is in {way}: it is {what_it_is(path, st.st_mode)}",
+            name=str(of or path),
         )
     return st.st_size
 
@@ -941,7 +943,7 @@ def prepare_dest(dest: Path, paths: Sequence[PurePosixPath]) -> list[Path]:
             here = dest
             for part in rel.parts[:-1]:
                 here = here / part
-                if not _folder_there(here, rel):
+                if _lsize(here, rel) is None:
                     break  # nothing below a missing folder exists
             else:
                 final = dest.joinpath(*rel.parts)
@@ -956,21 +958,6 @@ def _same_folder(fd: int, path: Path) -> bool:
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except FileNotFoundError:
         return False
-
-
-def _folder_there(here: Path, rel: PurePosixPath) -> bool:
-    """Whether the folder ``here`` of the file ``rel`` exists; anything else there (a
-    symlink, a file) is refused."""
-    try:
-        st = os.lstat(here)
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISDIR(st.st_mode):
-        what = what_it_is(here, st.st_mode)
-        raise UnsafeArtifactPathError(
-            f"{shown_path(here)} is in the way of {rel}: it is {what}", name=str(rel)
-        )
-    return True
 
 
 def unwritable(
@@ -1320,7 +1307,7 @@ class _Shell:
                         with _permitted(here, here):
                             here.mkdir()
                     except FileExistsError:
-                        _folder_there(here, rel)  # again: it may have changed while this waited
+                        _lsize(here, rel)  # again: it may have changed while this waited
                         continue
                     made.append(here)
             yield
