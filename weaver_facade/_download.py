@@ -1,13 +1,9 @@
 """Downloading an artifact's files from presigned storage URLs: verified, resumable, fast.
 
-The decisions live in I/O-free code: ``check_names`` (which names may be
-written), ``plan_local`` (skip, resume or start a file, from what is on disk),
-``Transfer`` (one file's requests: ranges, retries, refreshes, verification)
-and ``Downloads`` (the descriptor, shared URL refreshes, progress). One shell,
-``_Shell`` (a thread per file), only sends, reads, writes and sleeps; both
-``download_sync`` and ``download_async`` run it. ``_PartFile`` is its file I/O.
-``_storage_http`` sends the GETs (without the API key). What a user sees of it
-(``.part`` files, resumes, retries, refreshes): README.md, ``download_weights``.
+The decisions (``check_names``, ``plan_local``, ``Transfer``, ``Downloads``) are free
+of I/O; ``_Shell`` only sends (through ``_storage_http``), reads, writes and sleeps, for
+``download_sync`` and ``download_async`` alike. What a user sees of it: README.md,
+``download_weights``.
 """
 
 from __future__ import annotations
