@@ -347,9 +347,8 @@ class StorageHTTP:
         request.extensions["trace"] = trace
         _SENDING.active = True
         try:
-            return _HttpxReply(client.send(request, stream=True))
-        except httpx.UnsupportedProtocol as exc:  # also of a redirect
-            raise _unfetchable(exc) from None
+            with _unfetchable_on(httpx.UnsupportedProtocol):  # also of a redirect
+                return _HttpxReply(client.send(request, stream=True))
         except httpx.TooManyRedirects:
             raise UnfetchableURLError(_LOOP) from None
         finally:
