@@ -1266,10 +1266,9 @@ class _Shell:
             if f.size is None:
                 unsized += 1
                 continue
-            final = self.dest / f.name
             there = 0
             with contextlib.suppress(OSError):
-                there = os.lstat(final.with_name(final.name + PART_SUFFIX)).st_size
+                there = os.lstat(self.dest / (f.name + PART_SUFFIX)).st_size
             left += max(0, f.size - there)
         needs = (
             f"{shown_path(self.dest)}: the artifact needs {left} bytes "
@@ -1415,7 +1414,7 @@ class _Shell:
             # of the old version, which a rerun would resume only to fail its sha256.
             for name in self.state.changed:
                 with contextlib.suppress(OSError):
-                    os.unlink(_PartFile(self.dest / name, self.cancel).path)
+                    os.unlink(self.dest / (name + PART_SUFFIX))
 
     def _wait(self, futures: list[concurrent.futures.Future[None]]) -> bool:
         """Wait for every file, or a file's error (raised), or the deadline (``True``),
