@@ -520,11 +520,7 @@ def note_cli_words(exc: BaseException, note: str, cli: str) -> None:
     """Give ``exc``'s ``note`` (or its text), which names library calls, the command line's
     words ``cli``, which it shows instead (``exc.cli_notes``, by note, as a log record's
     ``cli_message``)."""
-    words = getattr(exc, _CLI_NOTES, None)
-    if not isinstance(words, dict):
-        words = {}
-        setattr(exc, _CLI_NOTES, words)
-    words[note] = cli
+    vars(exc).setdefault(_CLI_NOTES, {})[note] = cli
 
 
 def carry_notes(first: BaseException, again: BaseException) -> None:
@@ -536,8 +532,7 @@ def carry_notes(first: BaseException, again: BaseException) -> None:
     for note in getattr(first, "__notes__", []):
         if note not in have:
             again.add_note(note)
-    words = getattr(first, _CLI_NOTES, None)
-    for note, cli in words.items() if isinstance(words, dict) else ():
+    for note, cli in vars(first).get(_CLI_NOTES, {}).items():
         note_cli_words(again, note, cli)
     if getattr(first, _GOES_ON, False) is True:
         setattr(again, _GOES_ON, True)
