@@ -1211,8 +1211,7 @@ class _Shell:
         # else one held the stop back until the API answered (its read timeout). And the
         # futures of the files' threads as they end.
         self._asked: set[concurrent.futures.Future[Descriptor]] = set()
-        self._events: queue.SimpleQueue[concurrent.futures.Future[Any]]
-        self._events = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[concurrent.futures.Future[Any]] = queue.SimpleQueue()
         self.cancel = threading.Event()
         self._pause: Callable[[float], object] = pause or self.cancel.wait
         self._http = StorageHTTP(user_agent=USER_AGENT, read_timeout=state.settings.read_timeout)
