@@ -164,8 +164,7 @@ class _DirectReply:
             return 0
         # One network read, not a full buffer (``HTTPResponse.readinto`` waits for
         # one): what arrived is handed over at once.
-        fp = self._response.fp
-        n = 0 if fp is None else fp.readinto1(buffer[:left])
+        n = self._response.fp.readinto1(buffer[:left])
         if not n:
             raise IncompleteRead(self._got, left)
         self._left = left - n
