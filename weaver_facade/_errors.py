@@ -250,14 +250,17 @@ RESUME_CALL = (
 RESUME_ADVICE = f"create a new model and load the last checkpoint into it: {RESUME_CALL}"
 #: The note of a model whose training state is lost (a 409, or a failed operation).
 STATE_LOST_NOTE = f"the model trains no more, and its checkpoints stay: {RESUME_ADVICE}"
-#: ``RESUME_CALL`` in the command line's words.
+#: ``RESUME_CALL`` in the command line's words. The wire gives no model's source (a library
+#: client keeps it as ``resumed_from``): a model not saved since its load goes on from the
+#: path its load printed.
 RESUME_COMMANDS = (
     "`weaver-facade models create BASE_MODEL` with the model's mode and LoRA rank (`--full` "
     "or `--lora-rank N`, as `weaver-facade models show MODEL_ID` shows them), then "
     "`weaver-facade checkpoints load NEW_MODEL_ID PATH` with the newest PATH of "
     "`weaver-facade checkpoints list MODEL_ID` "
-    "(if it lists none, the PATH the model was loaded from), and `--with-optimizer` if that "
-    "checkpoint holds its optimizer state"
+    "(if it lists none, the PATH that `weaver-facade checkpoints load` last loaded into the "
+    "model, as that command printed it: the server does not say it), and `--with-optimizer` "
+    "if that checkpoint holds its optimizer state"
 )
 
 

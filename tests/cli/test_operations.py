@@ -808,7 +808,22 @@ def test_a_model_whose_state_was_lost_says_what_to_do_in_the_command_line_s_word
     # The listing the advice names is empty here (a model loaded from a checkpoint that has
     # not saved since), and a weights-only checkpoint refuses --with-optimizer: the advice
     # must say where to go on from then, and that the option depends on the checkpoint.
-    assert "if it lists none, the PATH the model was loaded from" in said
+    # The wire gives no model's source (`models show` has none to show): it sent the user
+    # to "the PATH the model was loaded from", which no command showed.
+    assert "if it lists none, the PATH that `weaver-facade checkpoints load` last" in said
+    assert "loaded into the model, as that command printed it" in said
+    assert "the server does not say it" in said
+    source = {"source", "loaded_from", "resumed_from", "checkpoint", "path"}
+    with cli_against(answer) as runner:
+        shown = runner.invoke(main, ["models", "show", "m-1", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert not source & set(json.loads(shown.stdout)), shown.stdout
+    # Every command it names is one of the command line's.
+    for named in re.findall(r"`weaver-facade ([a-z-]+(?: [a-z-]+)?)", said):
+        words = named.split()
+        with cli_against(answer) as runner:
+            helped = runner.invoke(main, [*words, "--help"])
+        assert helped.exit_code == 0, (named, helped.output)
     assert "`--with-optimizer` if that checkpoint holds its optimizer state" in said
     # A checkpoint loads only into a model of its mode and LoRA rank, which `models
     # create BASE_MODEL` alone makes the default ones (LoRA of rank 32).
