@@ -18,6 +18,8 @@ from types import FrameType
 from typing import NoReturn
 
 _came = threading.Event()
+# Set by ``process_ends_after``: the outermost block then leaves the signals ignored.
+_process_ends = threading.Event()
 
 
 def raise_interrupt() -> NoReturn:
@@ -56,10 +58,23 @@ def terminate_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if signal.getsignal(signal.SIGINT) is _ctrl_c:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if _process_ends.is_set():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, previous)
+            if signal.getsignal(signal.SIGINT) is _ctrl_c:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
         _came.clear()
+
+
+def process_ends_after() -> None:
+    """For an entry point whose process exits once its command has ended (the console
+    script): ``terminate_as_interrupt``'s block, which ends with the command's close, then
+    leaves SIGINT and SIGTERM ignored rather than restored. Another Ctrl-C there could only
+    cut the exit short: Python's own handler again, it printed a traceback, or the process
+    died by the signal, the command's exit status lost."""
+    _process_ends.set()
 
 
 def interrupted() -> bool:

@@ -44,6 +44,7 @@ global options.
 from __future__ import annotations
 
 import importlib
+from types import TracebackType
 from typing import Any, NamedTuple
 
 if __name__ == "__main__":  # `python -m weaver_facade.cli`: name a missing extra, not click
@@ -202,10 +203,30 @@ def _one_line(exc: click.UsageError, given: list[str] | None = None) -> CliError
     return CliError(message, exit_code=EXIT_USAGE, payload=payload)
 
 
+class _Root(Context):
+    """The top level's context, whose close (terminating the model of a create that a
+    Ctrl-C ended, say) a second Ctrl-C may cut short: the command then ends as it was
+    ending, with its own error (the first Ctrl-C's line and exit 130), or as interrupted,
+    rather than with click's "Aborted!" and exit 1."""
+
+    def _close_with_exception_info(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        try:
+            return super()._close_with_exception_info(exc_type, exc_value, tb)
+        except KeyboardInterrupt:
+            if isinstance(exc_value, click.ClickException):
+                return None  # raised again as it was
+            raise CliError("interrupted", exit_code=EXIT_INTERRUPTED) from None
+
+
 class _LazyGroup(click.Group):
     # Usage errors are one line too, like every other error (click prints three).
 
-    context_class = Context
+    context_class = _Root
 
     def make_context(
         self,

@@ -36,6 +36,7 @@ from tests.support.cli import (
 from tests.support.fakeserver import FakeClock, FakeWeaver, json_reply, service
 from tests.support.held_creates import default_sigint
 from tests.support.ports import free_port
+from tests.support.signals import watched, with_sigint
 from weaver_facade import (
     Checkpoint,
     ConversionProgress,
@@ -475,6 +476,49 @@ def test_sigterm_while_the_command_loads_exits_130_in_one_line(tmp_path: Path) -
         [str(script), "models", "list"], env=env, capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stderr, done.stdout) == (130, "error: interrupted\n", "")
+
+
+_STORAGE_HELD = FaultRule(
+    kind="unavailable", rate=1.0, route="/storage/artifacts/{artifact_id}/{name}", retry_after=30
+)
+
+
+@pytest.mark.parametrize(
+    "emulator_config",
+    [{"latency": {"load_checkpoint": 60.0}, "faults": FaultConfig(rules=(_STORAGE_HELD,))}],
+)
+@pytest.mark.parametrize("command", ["wait", "download"])
+def test_a_second_ctrl_c_as_the_command_ends_keeps_its_exit_status(
+    cli: Cli, emu: RunningEmulator, model_id: str, tmp_path: Path, command: str
+) -> None:
+    # A first Ctrl-C during a wait (a load's) or a download (storage asking to wait 30 s)
+    # ends the command with its line and exit 130; another one as the process then exits
+    # was a death by SIGINT (exit status -2: Python's handler again, the command's undone).
+    assert cli("checkpoints", "save", model_id, "c", "-q").exit_code == 0
+    ref = f"weaver://{model_id}/checkpoints/c"
+    assert cli("checkpoints", "export", ref, "-q").exit_code == 0
+    args, begun = {
+        "wait": (["checkpoints", "load", model_id, ref], "operation "),
+        "download": (["checkpoints", "download", ref, "-o", str(tmp_path / "out")], "storage "),
+    }[command]
+    script = Path(sys.executable).with_name("weaver-facade")
+    env = {**os.environ, "WEAVER_BASE_URL": emu.base_url, "WEAVER_API_KEY": API_KEY}
+    env.pop("WEAVER_LOG", None)
+    with watched(with_sigint("SIG_DFL", [str(script), *args]), env) as run:
+        assert run.line_starting(begun, timeout=30), run.stderr
+        run.process.send_signal(signal.SIGINT)
+        assert run.line_starting("error: interrupted", timeout=30), run.stderr
+        # More, until it has exited (a tenth of a second, here): each phase of its exit.
+        deadline = time.monotonic() + 30
+        while run.process.poll() is None and time.monotonic() < deadline:
+            run.process.send_signal(signal.SIGINT)
+            time.sleep(0.002)
+        run.process.wait(timeout=30)
+    stderr = run.stderr
+    assert run.process.returncode == 130, stderr
+    assert "Aborted" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1].startswith("error: interrupted"), stderr
 
 
 @pytest.mark.parametrize(

@@ -346,6 +346,38 @@ def test_create_stopped_by_sigterm_terminates_the_model_it_made(sigint: str) -> 
         assert stderr.splitlines()[-1] == "error: interrupted"
 
 
+def test_a_second_ctrl_c_while_the_close_terminates_the_model_ends_as_the_first() -> None:
+    # A first Ctrl-C ends `models create` once its reply names the model, which the close
+    # then terminates; a second one while the server is slow to answer that terminate
+    # ended in click's "Aborted!" and exit 1, the first's own line lost.
+    script = Path(sys.executable).with_name("weaver-facade")
+    with serve_held_creates(API_KEY) as served:
+        served.held.holding_terminates = True
+        env = {**os.environ, "WEAVER_BASE_URL": served.base_url, "WEAVER_API_KEY": API_KEY}
+        env.pop("WEAVER_LOG", None)
+        argv = with_sigint("SIG_DFL", [str(script), "models", "create", "weaver-tiny"])
+        with watched(argv, env) as run:
+            assert served.held.made.wait(30)
+            run.process.send_signal(signal.SIGINT)
+            assert run.line_starting(CLI_HOLD_NOTICE, timeout=5), "the signal was not held"
+            served.held.release.set()
+            assert served.held.terminating.wait(30), "the close sent no terminate"
+            run.process.send_signal(signal.SIGINT)
+            run.process.wait(timeout=30)
+        stderr = run.stderr
+        [(model_id, status)] = served.statuses().items()
+    assert run.process.returncode == 130, stderr
+    assert "Aborted" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    # The close said what it left, the model running on (its terminate never reached the
+    # emulator), and the command that frees it; then the first Ctrl-C's line.
+    assert status == "active"
+    lines = stderr.splitlines()
+    left = f"the close was interrupted: models left running: {model_id} (end it with "
+    said = lines.index(f"{left}`weaver-facade models terminate`)")
+    assert lines[said + 1] == "error: interrupted", stderr
+
+
 def test_usage_and_api_errors(cli: Cli) -> None:
     both = cli("models", "create", "weaver-tiny", "--full", "--lora-rank", "4", env=UNREACHABLE)
     assert both.exit_code == 2

@@ -21,13 +21,15 @@ from tests.support.logs import logged
 from weaver_facade.emulator import EmulatorConfig, create_app
 
 CREATE = re.compile(r"/api/v1/sessions/[^/]+/models")
+TERMINATE = re.compile(r"/api/v1/models/[^/]+/terminate")
 
 
 class HeldCreates:
     """An ASGI app: the emulator, whose reply to a model's create waits for ``release``
     once the model is made (``made``). While ``failing``, a create makes no model and is
     answered 503 ``unavailable`` (``retryable``) instead, held the same way. ``attempts``
-    counts the creates that arrived."""
+    counts the creates that arrived. While ``holding_terminates``, a model's terminate
+    (``terminating``) never reaches the emulator: it is answered 503 once the server stops."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -35,8 +37,21 @@ class HeldCreates:
         self.release = threading.Event()
         self.failing = False
         self.attempts = 0
+        self.holding_terminates = False
+        self.terminating = threading.Event()
+        self.stopping = threading.Event()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            self.holding_terminates
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and TERMINATE.fullmatch(scope["path"])
+        ):
+            self.terminating.set()
+            await asyncio.to_thread(self.stopping.wait, 30)
+            await _unavailable(send)
+            return
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
@@ -48,10 +63,7 @@ class HeldCreates:
         if self.failing:
             self.made.set()
             await asyncio.to_thread(self.release.wait, 5)
-            body = b'{"error": "unavailable", "message": "busy", "retryable": true}'
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _unavailable(send)
             return
 
         async def held(message: Any) -> None:
@@ -61,6 +73,13 @@ class HeldCreates:
             await send(message)
 
         await self.app(scope, receive, held)
+
+
+async def _unavailable(send: Any) -> None:
+    body = b'{"error": "unavailable", "message": "busy", "retryable": true}'
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 @attrs.frozen
@@ -88,6 +107,7 @@ def serve_held_creates(api_key: str) -> Iterator[Served]:
                 yield Served(base_url, api_key, held)
             finally:
                 held.release.set()  # before the server stops: a held reply would hold it up
+                held.stopping.set()
             app.state.emulator.close()
 
 

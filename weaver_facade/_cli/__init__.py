@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from .._extras import require
+from .._sigterm import process_ends_after
 from .._stdout import output_errors
 
 # What a command group does, in the words of both the top-level --help (which lists the
@@ -32,6 +33,7 @@ def run_cli() -> NoReturn:
     require("cli", "the weaver-facade command")
     from ..cli import main
 
+    process_ends_after()
     with output_errors():
         main()
     raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker
