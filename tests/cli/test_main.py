@@ -956,12 +956,13 @@ def test_the_spinner_s_time_counts_from_a_change_it_shows(
 
 
 class WaitedWeaver(FakeWeaver):
-    """Operations pending for 3 s of ``clock``, their ``wait_seconds`` the time already
-    waited (as the official SDK reads it), then done."""
+    """Operations pending for ``lasts`` s of ``clock`` (3 by default), their
+    ``wait_seconds`` the time already waited (as the official SDK reads it), then done."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, lasts: float = 3.0) -> None:
         super().__init__()
         self.clock = clock
+        self.lasts = lasts
         self.submitted: dict[str, float] = {}
         self.said: list[float] = []  # each wait_seconds sent
 
@@ -972,8 +973,8 @@ class WaitedWeaver(FakeWeaver):
 
     def _get_operation(self, op_id: str) -> httpx.Response:
         waited = self.clock.now - self.submitted[op_id]
-        body = self._operation_json(op_id, done=waited >= 3.0)
-        if waited < 3.0:
+        body = self._operation_json(op_id, done=waited >= self.lasts)
+        if waited < self.lasts:
             self.said.append(round(waited, 1))
             body["pending_info"]["wait_seconds"] = self.said[-1]
         return json_reply(200, body)
@@ -1002,6 +1003,40 @@ def test_the_spinner_shows_the_wait_seconds_last_sent(monkeypatch: pytest.Monkey
     assert len(set(fake.said)) > 3, fake.said
     for line, said in shown:
         assert f"wait_seconds {said:.1f})" in line, shown
+
+
+@pytest.mark.parametrize("timeout", [None, 120.0], ids=["default", "given"])
+def test_a_long_wait_s_spinner_says_when_it_ends_and_how_to_bound_it(
+    monkeypatch: pytest.MonkeyPatch, timeout: float | None
+) -> None:
+    # Without --timeout a wait goes on for an hour (its --help's default), and the spinner
+    # said nothing of that or of --timeout: the library's WARNING alone, after 5 minutes.
+    monkeypatch.setenv("TERM", "xterm")
+    clock = FakeClock()
+    progress = Progress(console=Console(file=io.StringIO(), force_terminal=True), clock=clock)
+    fake = WaitedWeaver(clock, lasts=60.0)
+    shown: list[tuple[float, str]] = []  # (seconds into the wait, the spinner's line)
+
+    def sleep(seconds: float) -> None:
+        frame = io.StringIO()
+        Console(file=frame, width=300).print(spinner(progress).renderable)
+        shown.append((clock.now - began, frame.getvalue().strip()))
+        clock.sleep(seconds)
+
+    with service(fake, sleep=sleep, poll=PollPolicy(clock=clock)) as svc, progress.active():
+        handle = svc.create_training_client("weaver-tiny").optim_step(wait=False)
+        began = clock.now
+        progress.follow(handle, timeout)
+    hint = "; waits up to 3600 s in all: --timeout SECONDS sets that]"
+    early = [line for waited, line in shown if waited < 30]
+    late = [line for waited, line in shown if waited >= 30]
+    assert early, shown
+    assert late, shown
+    assert not any(hint in line for line in early), early
+    if timeout is None:
+        assert all(line.endswith(hint) for line in late), late
+    else:  # bounded by the user, who knows
+        assert not any(hint in line for line in late), late
 
 
 def test_a_closed_stderr_shows_nothing_and_breaks_nothing(

@@ -1,7 +1,8 @@
 """Showing the operations the command line waits for, on stderr.
 
 On a terminal a rich spinner shows the status and the server's
-``pending_info``; otherwise (a pipe, a CI log) each change is one plain line.
+``pending_info`` (and, once a wait without a timeout runs long, how long it may
+last and how to bound it); otherwise (a pipe, a CI log) each change is one plain line.
 Both follow ``OperationHandle.watch()``, which yields only changes (status,
 pending info, polls failing and recovering), so nothing here polls or repeats;
 the spinner reads the handle's last ``wait_seconds`` at each redraw, since a new
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 import click
 
-from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo
+from .. import OperationHandle, OperationProgress, OperationStatus, PendingInfo, PollSettings
 from .._dest import CONTROL_ESCAPES
 from .._plural import counted
 from .._watched import name_watched
@@ -194,24 +195,35 @@ def show_retries(*, quiet: bool) -> Callable[[], None]:
     return lambda: logger.removeHandler(handler)
 
 
+# A wait without --timeout, once it has lasted this long, says on its spinner when it ends
+# and how to bound it: the library's own WARNING comes after five minutes.
+_HINT_AFTER = 30.0
+_HINT = f"; waits up to {PollSettings().timeout:g} s in all: --timeout SECONDS sets that"
+
+
 class _Line:
-    """The spinner's text, with the seconds since it last changed, counted at each redraw;
-    ``fresh``, if given, gives the text anew at each redraw."""
+    """The spinner's text, with the seconds since it last changed, counted at each redraw,
+    and ``hint()``; ``fresh``, if given, gives the text anew at each redraw."""
 
     def __init__(
-        self, text: str, clock: Callable[[], float], fresh: Callable[[], str] | None = None
+        self,
+        text: str,
+        clock: Callable[[], float],
+        fresh: Callable[[], str] | None,
+        hint: Callable[[], str],
     ) -> None:
         self.text = text
         self._clock = clock
         self._since = clock()
         self._fresh = fresh
+        self._hint = hint
 
     def __rich__(self) -> Text:
         from rich.text import Text
 
         text = self.text if self._fresh is None else self._fresh()
         # Text, not a str: a server's message must not be read as rich markup.
-        return Text(f"{text} [{self._clock() - self._since:.0f} s]")
+        return Text(f"{text} [{self._clock() - self._since:.0f} s{self._hint()}]")
 
 
 def _as_last_sent(
@@ -263,6 +275,7 @@ class Progress:
         self._active = False
         self._shown: str | None = None  # the line shown last, not shown again
         self._following: OperationHandle[Any] | None = None  # the handle ``follow`` waits for
+        self._unbounded_since: float | None = None  # when ``follow`` began, with no timeout
         #: The last operation reported, named when a wait is interrupted.
         self.last_operation_id: str | None = None
         #: Its last status seen, ``None`` before its first change.
@@ -289,11 +302,18 @@ class Progress:
         """Wait for ``handle`` (up to ``timeout`` seconds), showing each change."""
         self.last_operation_id = handle.id  # named on Ctrl-C even before its first change
         self._following = handle
+        self._unbounded_since = self._clock() if timeout is None else None
         try:
             for change in handle.watch(timeout):
                 self(change)
         finally:
             self._following = None
+            self._unbounded_since = None
+
+    def _hint(self) -> str:
+        """What a long wait without a timeout adds to its spinner."""
+        since = self._unbounded_since
+        return _HINT if since is not None and self._clock() - since >= _HINT_AFTER else ""
 
     def __call__(self, progress: OperationProgress) -> None:
         if not self._active:
@@ -319,7 +339,7 @@ class Progress:
             handle, info = self._following, progress.pending_info
             if handle is not None and info is not None and progress.poll_error is None:
                 fresh = _as_last_sent(progress, info, handle)
-            line = _Line(text, self._clock, fresh)
+            line = _Line(text, self._clock, fresh, self._hint)
             if self._status is None:
                 self._status = console.status(line, spinner="dots")
                 self._status.start()
