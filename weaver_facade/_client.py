@@ -983,8 +983,8 @@ class ServiceClient(_ServiceBase):
     def _ensure_session(self, io: SyncIO) -> str:
         """The session, opened with ``io`` (the caller's, so within its ``timeout``); called
         on the root, whose session ``with_options()`` copies share."""
-        # Another call may be opening it: waited for within this call's timeout too.
-        with io.holding(self._lock, _session_timeout):
+
+        def opened() -> str:
             if self._session is not None:
                 return self._session.id
             session = io.run(self._open_session())
@@ -995,6 +995,9 @@ class ServiceClient(_ServiceBase):
                 )
                 self._heartbeat.start()
             return session.id
+
+        # Another call may be opening it: waited for within this call's timeout too.
+        return io.holding(self._lock, _session_timeout, opened)
 
     def create_training_client(
         self,
@@ -1551,7 +1554,8 @@ class AsyncServiceClient(_ServiceBase):
 
     async def _ensure_session(self, io: AsyncIO) -> str:
         """See ``ServiceClient._ensure_session``."""
-        async with io.holding(self._lock, _session_timeout):
+
+        async def opened() -> str:
             if self._session is not None:
                 return self._session.id
             session = await io.run(self._open_session())
@@ -1559,6 +1563,8 @@ class AsyncServiceClient(_ServiceBase):
                 beat = _abeat(self._io.origin, self._wait_beat, self._heartbeat_interval, session)
                 self._heartbeat = asyncio.create_task(beat, name="weaver-heartbeat")
             return session.id
+
+        return await io.holding(self._lock, _session_timeout, opened)
 
     async def create_training_client(
         self,

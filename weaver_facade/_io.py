@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import functools
 import os
 import threading
 import weakref
@@ -566,23 +567,30 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
     def lock() -> threading.Lock:
         return threading.Lock()
 
-    @contextlib.contextmanager
     def holding(
-        self, lock: threading.Lock, late: Callable[[float | None], Exception]
-    ) -> Iterator[None]:
-        """Hold ``lock``, taken within this call's time left, else raise ``late(the
-        seconds waited)``. No request is on its way while it waits: a held Ctrl-C ends it."""
+        self, lock: threading.Lock, late: Callable[[float | None], Exception], run: Callable[[], R]
+    ) -> R:
+        """``run()`` holding ``lock``, taken within this call's time left, else raise
+        ``late(the seconds waited)``. No request is on its way while it waits: a held
+        Ctrl-C ends it."""
         left = self.time_left()
-        with between_requests():
-            # At most TIMEOUT_MAX: a longer one (``inf``, which ``with_options`` takes) raised
-            # OverflowError.
-            taken = lock.acquire(timeout=-1 if left is None else min(left, threading.TIMEOUT_MAX))
-        if not taken:
-            raise late(left)
+        # At most TIMEOUT_MAX: a longer one (``inf``, which ``with_options`` takes) raised
+        # OverflowError.
+        timeout = -1 if left is None else min(left, threading.TIMEOUT_MAX)
+        # Python raises a Ctrl-C where it looks for signals: as a C call returns (losing
+        # ``taken = lock.acquire()``'s True) and as a function starts (a context manager's
+        # ``__exit__`` too). So ``extend`` records the lock taken, in C, and ``finally``
+        # calls nothing before the release: no Ctrl-C leaves the lock held.
+        taken: list[bool] = []
         try:
-            yield
+            with between_requests():
+                taken.extend(map(lock.acquire, [True], [timeout]))
+            if not taken[0]:
+                raise late(left)
+            return run()
         finally:
-            lock.release()
+            if taken == [True]:
+                lock.release()
 
     def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """Send one call; return its generated model or raise a facade error."""
@@ -634,8 +642,9 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         if isinstance(step, Submission):
             return self.submit(step).result()
         if isinstance(step, Exclusive):
-            with self.holding(step.lock, step.late):
-                return drive(step.plan, self.perform)
+            return self.holding(
+                step.lock, step.late, functools.partial(drive, step.plan, self.perform)
+            )
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 self._sleep(seconds)
@@ -671,21 +680,32 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
             return None
         return None if bound is running else cast(asyncio.AbstractEventLoop, bound)
 
-    @contextlib.asynccontextmanager
     async def holding(
-        self, lock: asyncio.Lock, late: Callable[[float | None], Exception]
-    ) -> AsyncIterator[None]:
+        self,
+        lock: asyncio.Lock,
+        late: Callable[[float | None], Exception],
+        run: Callable[[], Awaitable[R]],
+    ) -> R:
         """See ``SyncIO.holding``."""
         left = self.time_left()
+        # See there: here an await's result is stored with no look for signals between,
+        # and a cancel comes only where a task waits. asyncio's release is Python, which a
+        # Ctrl-C may end as it starts: looked at again.
+        taken = False
         try:
-            async with asyncio.timeout(left):
-                await lock.acquire()
-        except TimeoutError:
-            raise late(left) from None
-        try:
-            yield
+            try:
+                async with asyncio.timeout(left):
+                    taken = await lock.acquire()
+            except TimeoutError:
+                raise late(left) from None
+            return await run()
         finally:
-            lock.release()
+            if taken:
+                try:
+                    lock.release()
+                finally:
+                    if lock.locked():
+                        lock.release()
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """See ``SyncIO.send``."""
@@ -740,8 +760,9 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         if isinstance(step, Submission):
             return await (await self.submit(step)).result()
         if isinstance(step, Exclusive):
-            async with self.holding(step.lock, step.late):
-                return await adrive(step.plan, self.perform)
+            return await self.holding(
+                step.lock, step.late, functools.partial(adrive, step.plan, self.perform)
+            )
         if isinstance(step, Pause):
             if (seconds := self.pause(step)) is not None:
                 await self._sleep(seconds)

@@ -1,0 +1,80 @@
+"""A Ctrl-C at any point of taking or giving back a lock the core holds (a model's turn,
+the session's) leaves it free: the next call takes it at once."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from tests.support.ctrl_c_points import ainterrupted_at, every_point, interrupted_at
+from tests.support.fakeserver import FakeWeaver, async_service, service
+from weaver_facade import datum_from_tokens
+from weaver_facade._plans import Exclusive, Plan
+
+
+def _nothing() -> Plan[None]:
+    """A turn's plan: the taking and giving back of the turn are what is interrupted."""
+    yield from ()
+
+
+def _late(waited: float | None) -> Exception:
+    return AssertionError(f"the lock was not free after {waited} s")
+
+
+def test_a_ctrl_c_anywhere_in_a_models_turn_leaves_it_free() -> None:
+    # The turn was taken, then a Ctrl-C came before the block that gives it back: the
+    # model's next call waited for it for its whole timeout, then failed as late.
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        trainer = svc.create_training_client("weaver-tiny").with_options(timeout=60)
+        io, lock = trainer._io, trainer._steps.lock
+        points = every_point(
+            lambda at, kept: interrupted_at(
+                at, lambda: io.perform(Exclusive(lock, _nothing(), _late)), kept
+            ),
+            lambda: not lock.locked(),
+        )
+        assert points > 10  # the run went through the turn, not past it
+        trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+
+
+def test_a_ctrl_c_anywhere_in_the_sessions_lock_leaves_it_free() -> None:
+    fake = FakeWeaver()
+    with service(fake) as svc:
+        svc.create_training_client("weaver-tiny")  # the session is open
+        io = svc._io.with_options(timeout=60, max_retries=None)
+        every_point(
+            lambda at, kept: interrupted_at(at, lambda: svc._ensure_session(io), kept),
+            lambda: not svc._lock.locked(),
+        )
+        svc.with_options(timeout=60).create_training_client("weaver-tiny")
+
+
+async def test_a_ctrl_c_anywhere_in_an_async_models_turn_leaves_it_free() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        trainer = await svc.create_training_client("weaver-tiny")
+        io, lock = trainer._io, trainer._steps.lock
+
+        def turn() -> Coroutine[Any, Any, object]:
+            return io.perform(Exclusive(lock, _nothing(), _late))
+
+        points = every_point(
+            lambda at, kept: ainterrupted_at(at, turn, kept), lambda: not lock.locked()
+        )
+        assert points > 10
+        await trainer.forward_backward([datum_from_tokens([1, 2, 3])], wait=False)
+
+
+async def test_a_ctrl_c_anywhere_in_the_async_sessions_lock_leaves_it_free() -> None:
+    fake = FakeWeaver()
+    async with async_service(fake) as svc:
+        await svc.create_training_client("weaver-tiny")
+
+        def ensure() -> Coroutine[Any, Any, object]:
+            return svc._ensure_session(svc._io)
+
+        every_point(
+            lambda at, kept: ainterrupted_at(at, ensure, kept), lambda: not svc._lock.locked()
+        )
+        await svc.create_training_client("weaver-tiny")
