@@ -1225,8 +1225,15 @@ class _Shell:
         silent: the transfers check it between reads, but a read may wait for the whole
         read timeout."""
         try:
-            with self._alone_in_dest(), self._own_folders():
-                self._run()
+            # Let go in this ``finally`` alone, which calls nothing before: a Ctrl-C as a
+            # context manager's ``__exit__`` began kept it (see ``SyncIO.holding``).
+            fd = self._alone_in_dest()
+            try:
+                with self._own_folders():
+                    self._run()
+            finally:
+                if fd is not None:
+                    os.close(fd)  # and with it the lock
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk, or the user's quota
                 exc.add_note(self._space_note())
@@ -1311,25 +1318,25 @@ class _Shell:
                     with contextlib.suppress(OSError):  # not empty
                         folder.rmdir()
 
-    @contextlib.contextmanager
-    def _alone_in_dest(self) -> Iterator[None]:
-        """Hold the folder's lock: two downloads into one folder would write the same
-        ``.part`` files. A second one waits for the first (and then finds its files
-        done), within its deadline; the lock ends with the process, even a killed one. On a
-        file system without locks (``_NO_LOCKS``) it goes on unguarded, saying so."""
+    def _alone_in_dest(self) -> int | None:
+        """``dest`` opened with the folder's lock, which its close lets go: two downloads
+        into one folder would write the same ``.part`` files. A second one waits for the
+        first (and then finds its files done), within its deadline; the lock ends with the
+        process, even a killed one. On a file system without locks (``_NO_LOCKS``) it goes
+        on unguarded, saying so; on Windows too (``None``)."""
         if sys.platform == "win32":  # no flock: unguarded
-            yield
-            return
-        fd = self._locked()
-        while not _same_folder(fd, self.dest):
+            return None
+        while True:
+            fd = self._locked()
+            try:
+                if _same_folder(fd, self.dest):
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
             # The download it waited for made the folder, ended short and removed it, empty.
             os.close(fd)
             self._made = prepare_dest(self.dest, self.state.paths)
-            fd = self._locked()
-        try:
-            yield
-        finally:
-            os.close(fd)  # and with it the lock
 
     def _locked(self) -> int:
         """``dest`` opened, with its lock: at once, or once the download holding it ends."""

@@ -35,6 +35,7 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.connect_proxy import ConnectProxy
+from tests.support.ctrl_c_points import every_point, interrupted_at
 from tests.support.loop_ticks import longest, loop_ticks
 from tests.support.name_lookups import names
 from tests.support.no_search import no_search
@@ -2404,6 +2405,43 @@ def test_a_file_system_without_locks_is_warned_of_once_in_a_process(
             run(Source(storage), tmp_path / name)
     assert_complete(tmp_path / "two")
     assert caplog.text.count("takes no locks") == 1
+
+
+def _folder_free(dest: Path) -> bool:
+    """Whether another download could take ``dest``'s lock now."""
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_ctrl_c_anywhere_in_a_download_leaves_its_folder_free(
+    storage: StorageServer, tmp_path: Path
+) -> None:
+    # The folder's lock was taken, then the folder looked at before the block that lets it
+    # go: a Ctrl-C there held it until the process ended, and the next download into the
+    # folder waited for it (its whole deadline, or for good). The run of a download of no
+    # file: the lock's taking and giving back are what is interrupted.
+    dest = tmp_path / "out"
+
+    def empty() -> Callable[[], None]:
+        state = Downloads(
+            Descriptor(artifact_id="a-1", kind="hf_adapter", files=()), DownloadSettings()
+        )
+        return _download._Shell(state, dest, refresh=no_refresh, pause=None).run
+
+    points = every_point(
+        lambda at, kept: interrupted_at(at, empty(), kept), lambda: _folder_free(dest)
+    )
+    assert points > 10
+    download_sync(
+        Downloads(Source(storage).descriptor(), DownloadSettings()), dest, refresh=no_refresh
+    )
+    assert_complete(dest)
 
 
 async def seconds_to_cancel(task: asyncio.Task[Any]) -> float:
