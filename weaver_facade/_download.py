@@ -58,6 +58,7 @@ from ._errors import (
 from ._lazy import asyncio, in_own_thread
 from ._plural import counted
 from ._retry import (
+    describe_failure,
     full_jitter,
     parse_retry_after,
     storage_status_is_retryable,
@@ -607,8 +608,9 @@ class Transfer:
         hide_signature(error, self.file.url)
         text = _QUERY.sub(_HIDDEN, str(error))  # it may quote a presigned URL
         problem = f"{type(error).__name__}: {text}" if text else type(error).__name__
-        if origin := _origin(self.file.url):  # the API answered: say which host did not
-            problem = f"{problem}, from storage at {origin}"
+        # The API answered: say which host did not.
+        where = f", from storage at {origin}" if (origin := _origin(self.file.url)) else ""
+        problem += where
         # A reply came before (a body cut): its TLS had passed the handshake, which a
         # plain-HTTP server fails; a record broken since (a bad MAC) is retried.
         replied, self._last_status = self._last_status is not None, None
@@ -628,7 +630,8 @@ class Transfer:
                 )
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
-        self._fail(problem)
+        # Its retry is logged in an API call's retry's words.
+        self._fail(problem, said=_QUERY.sub(_HIDDEN, describe_failure(error)) + where)
 
     # -- internals -----------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -665,8 +668,11 @@ class Transfer:
             received=words if received is None else received,
         )
 
-    def _fail(self, problem: str, retry_after: float | None = None) -> Discard:
-        """A failed attempt, for ``problem``: retried after a wait, or given up."""
+    def _fail(
+        self, problem: str, retry_after: float | None = None, *, said: str | None = None
+    ) -> Discard:
+        """A failed attempt, for ``problem``: retried after a wait, or given up. ``said``:
+        the retry's words of it, when shorter."""
         s = self.settings
         self._last_problem = problem
         self._failures += 1
@@ -686,7 +692,7 @@ class Transfer:
         logger.warning(
             "storage GET %s: %s; retrying in %.1f s (retry %d)",
             self._logged_as,
-            problem,
+            problem if said is None else said,
             wait,
             self._failures,
         )

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import http.client
 import json
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -351,6 +353,14 @@ def describe_failure(error: BaseException | httpx.Response) -> str:
         }.get(type(error), "timed out")
     if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
         return "connection dropped"
+    # A direct storage GET fails past its connect (``_storage_http``) in the socket's errors
+    # and http.client's, as httpx's reads do in its own.
+    if isinstance(error, TimeoutError):
+        return "no reply in time"
+    if isinstance(error, OSError | http.client.IncompleteRead | http.client.BadStatusLine):
+        return "connection dropped"
+    if isinstance(error, zlib.error):  # its Content-Encoding's, which storage's body breaks
+        return f"the body does not decode ({error})"
     return type(error).__name__
 
 

@@ -80,6 +80,19 @@ def _unfetchable_on(*errors: type[Exception]) -> Iterator[None]:
 #: caller resumes from the last byte it has.
 FAILURES = (OSError, http.client.HTTPException, httpx.RequestError)
 
+
+@contextlib.contextmanager
+def _connecting() -> Iterator[None]:
+    """A direct GET's failure to connect (a name's lookup, TCP, TLS's handshake) as httpx's,
+    as httpcore maps it: as a GET's through the proxy, and an API call's (their words)."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc)) from exc
+    except OSError as exc:
+        raise httpx.ConnectError(str(exc)) from exc
+
+
 _UNSENDABLE = re.compile(r"[^\x00-\x1f\x21-\x7f]+")  # a space or a non-ASCII character
 
 
@@ -278,7 +291,8 @@ class StorageHTTP:
             raise _unfetchable("port 0")
         port = port or (443 if https else 80)
         # The socket is made here, not by http.client, so that ``abort`` reaches its connect.
-        sock = self._open(parts.hostname, port, connect)
+        with _connecting():
+            sock = self._open(parts.hostname, port, connect)
         connection = (
             # Given a context, it does not load the CA bundle again (the socket is ours).
             http.client.HTTPSConnection(parts.hostname, port, context=tls_context())
@@ -292,7 +306,8 @@ class StorageHTTP:
                 )
                 if self._track(sock):
                     raise StorageProtocolError("the download was stopped")
-                sock.do_handshake()
+                with _connecting():
+                    sock.do_handshake()
             sock.settimeout(self._read_timeout)
             connection.sock = sock
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
