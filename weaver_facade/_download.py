@@ -43,6 +43,7 @@ from ._causes import (
     named_proxy,
     plain_http,
     proxy_refusal,
+    proxy_words,
     refused_tunnel,
 )
 from ._dest import mark_doing, shown_path, what_it_is
@@ -66,7 +67,7 @@ from ._retry import (
     wait_before_retry,
 )
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
-from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError
+from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError, route
 from ._transport import logger
 from ._version import USER_AGENT
 
@@ -630,8 +631,13 @@ class Transfer:
                 )
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
+        through = ""
+        if (way := route(error)) is not None and way.proxy is not None:
+            # Whose connection failed, the proxy's or storage's, as an API call's error says.
+            through = proxy_words(error, way.proxy, tunnelled=way.tunnelled, refused=False)
         # Its retry is logged in an API call's retry's words.
-        self._fail(problem, said=_QUERY.sub(_HIDDEN, describe_failure(error)) + where)
+        said = _QUERY.sub(_HIDDEN, describe_failure(error))
+        self._fail(problem + through, said=said + where + through)
 
     # -- internals -----------------------------------------------------------------------------
     def _finish(self) -> None:

@@ -33,9 +33,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
 
+import attrs
 import httpx
 
 from ._causes import environment_proxy
+from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client
 from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
 
@@ -52,6 +54,28 @@ _SENDING = threading.local()
 
 def _quiet(record: logging.LogRecord) -> bool:
     return not getattr(_SENDING, "active", False)
+
+
+# A GET's extension through httpx: its ``Route``, which its redirects share (httpx gives
+# each a copy of the extensions).
+_ROUTE = "weaver_facade.storage_route"
+
+
+@attrs.define
+class Route:
+    """The proxy a GET through httpx went through (``None``: its host is exempt), and
+    whether that proxy had opened its tunnel (of an https URL) for the connection made
+    last, as httpcore's trace tells."""
+
+    proxy: str | None
+    tunnelled: bool = False
+
+
+def route(error: BaseException) -> Route | None:
+    """How the GET that failed in ``error`` went, if through httpx."""
+    request = request_of(error) if isinstance(error, httpx.RequestError) else None
+    found = None if request is None else request.extensions.get(_ROUTE)
+    return found if isinstance(found, Route) else None
 
 
 class StorageProtocolError(http.client.HTTPException):
@@ -348,10 +372,16 @@ class StorageHTTP:
         with _unfetchable_on(httpx.InvalidURL):
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
 
+        way = request.extensions[_ROUTE] = Route(environment_proxy(url))
+
         def trace(event: str, info: Mapping[str, Any]) -> None:
-            # httpcore's hook as each connection is made, and as TLS wraps it (which
-            # detaches the plain socket: through a proxy's tunnel, after the connect):
-            # its socket, for ``abort``.
+            # httpcore's hook as each connection is made (through the proxy's tunnel or
+            # not: ``way``), and as TLS wraps it (which detaches the plain socket: through
+            # a proxy's tunnel, after the connect): its socket, for ``abort``.
+            if event.endswith(".connect_tcp.started"):
+                way.tunnelled = False
+            elif event == "proxy.start_tls.started":
+                way.tunnelled = True
             if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
                 return
             sock = info["return_value"].get_extra_info("socket")

@@ -3,7 +3,9 @@ the emulator served with TLS, and a tunnelling proxy that records what it was as
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +15,14 @@ import pytest
 from tests.support.cli import API_KEY, invoke
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.emulator import serve_in_thread
+from tests.support.ports import free_port
 from tests.support.tls import make_ca, make_server_cert
 from weaver_facade import (
     APIConnectionError,
     Artifact,
     AsyncServiceClient,
     Datum,
+    RetryPolicy,
     ServiceClient,
     StorageError,
     datum_from_tokens,
@@ -322,15 +326,25 @@ def test_an_https_proxy_url_of_a_plain_proxy_for_storage_blames_the_proxy_url(
 
 
 def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
-    server: str, proxy: ConnectProxy, tmp_path: Path
+    server: str, proxy: ConnectProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A gateway's failure to reach storage may pass, as a refused connection may.
+    # A gateway's failure to reach storage may pass, as a refused connection may. Its
+    # retries named no proxy, where an API call's error says what the proxy did.
+    proxy.refuse_host, proxy.refusal, proxy.refusals = "127.0.0.1", "502 Bad Gateway", 1000
+    api, _ = asyncio.run(_failure(ServiceClient, server))
+    named = _proxy_words(api)
+    proxy.refusals = 0
+    proxy.refused.clear()
     with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
         artifact = _train_and_export(svc)
-        proxy.refuse_host, proxy.refusal, proxy.refusals = "localhost", "502 Bad Gateway", 2
-        result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
+        proxy.refuse_host, proxy.refusals = "localhost", 2
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
     assert result.verified
     assert len(proxy.refused) == 2
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("storage GET")]
+    assert len(retries) == 2
+    assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries
 
 
 @pytest.mark.parametrize(
@@ -363,3 +377,97 @@ async def test_a_proxy_that_refuses_the_api_s_tunnel_is_named(
     assert failed.retryable is not why.startswith("refused")
     assert (len(proxy.refused), sleeps) == (1, [])  # never retried, as before
     assert "PW-9z" not in said
+
+
+async def _download_failure(
+    kind: type[ServiceClient | AsyncServiceClient], server: str, artifact: Artifact, dest: Path
+) -> StorageError:
+    """The error of a download of ``artifact`` that every storage GET fails, its waits a
+    hundredth of their caps."""
+    quick = RetryPolicy(rng=lambda: 0.01)
+    if kind is ServiceClient:
+        with (
+            ServiceClient(server, API_KEY, heartbeat_interval=0, retry=quick) as svc,
+            pytest.raises(StorageError) as failed,
+        ):
+            svc.download_weights(artifact, dest, max_concurrency=1, timeout=60)
+        return failed.value
+    async with AsyncServiceClient(server, API_KEY, heartbeat_interval=0, retry=quick) as asvc:
+        with pytest.raises(StorageError) as failed:
+            await asvc.download_weights(artifact, dest, max_concurrency=1, timeout=60)
+    return failed.value
+
+
+def _proxy_words(error: APIConnectionError) -> str:
+    """What an API call's error says of the proxy: the bracket after the transport's words."""
+    said = str(error)
+    return said[said.index(" (") :]
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_proxy_that_refuses_the_storage_connection_is_named_as_for_the_api(
+    server: str,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # An API call through a proxy that refuses connections names it; a download's storage
+    # GETs through it said "Connection refused, from storage at https://localhost:PORT",
+    # which sent the user to storage, reached by no connection at all.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    api, _ = await _failure(ServiceClient, server)
+    named = _proxy_words(api)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the API reached directly, storage not
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        failed = await _download_failure(kind, server, artifact, tmp_path / "out")
+    said = str(failed)
+    assert f"Connection refused, from storage at https://{_storage(server)}{named})" in said, said
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("storage GET")]
+    assert retries
+    assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_storage_handshake_reset_in_the_tunnel_names_the_tunnel_as_for_the_api(
+    server: str,
+    proxy: ConnectProxy,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # The proxy opened its tunnel, and the TLS handshake through it was reset: the proxy
+    # did its part (no "see *_PROXY"), which only the API's error said.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    proxy.reset_host, proxy.reset_at = "127.0.0.1", "tunnel"
+    api, _ = await _failure(ServiceClient, server)
+    named = _proxy_words(api)
+    proxy.reset_host = "localhost"  # the API reached through the proxy, storage reset
+    failed = await _download_failure(kind, server, artifact, tmp_path / "out")
+    assert f"from storage at https://{_storage(server)}{named})" in str(failed), failed
+
+
+def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
+    server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    api, _ = asyncio.run(_failure(ServiceClient, server))
+    named = _proxy_words(api)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    out = tmp_path / "out"
+    download = ["checkpoints", "download", artifact.uri, "-o", str(out), "--timeout", "2"]
+    run = invoke(
+        ["--base-url", server, *download, "--max-concurrency", "1"],
+        {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None},
+    )
+    assert run.exit_code == 1, run.stderr
+    [error] = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert f"Connection refused, from storage at https://{_storage(server)}{named})" in error
+    retries = [line for line in run.stderr.splitlines() if line.startswith("storage GET")]
+    assert retries, run.stderr
+    assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries

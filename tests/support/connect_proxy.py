@@ -1,12 +1,13 @@
 """A CONNECT-only proxy on a free loopback port, over real sockets, that records what it was
-asked and can refuse a host, as a corporate proxy does for HTTPS."""
+asked and can refuse a host, as a corporate proxy does for HTTPS, or reset its connections."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
-from typing import Self
+from typing import Literal, Self
 
 
 class ConnectProxy:
@@ -24,6 +25,11 @@ class ConnectProxy:
         self.refuse_host: str | None = None
         self.refusal = "403 Forbidden"
         self.refusals = 0
+        # CONNECTs to this host are reset (``reset`` has their lines): at once, or once the
+        # tunnel is open, at the client's first bytes through it (a TLS handshake's).
+        self.reset_host: str | None = None
+        self.reset_at: Literal["connect", "tunnel"] = "connect"
+        self.reset: list[str] = []
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, name="connect-proxy", daemon=True)
@@ -85,6 +91,16 @@ class ConnectProxy:
             client.close()
             return
         host, port = target.rsplit(":", 1)
+        if host == self.reset_host:
+            with self._lock:
+                self.reset.append(line)
+            if self.reset_at == "tunnel":
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                client.recv(4096)
+            # An RST, not a FIN: the close drops what is unsent.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+            return
         with self._lock:
             refuse = host == self.refuse_host and self.refusals > 0
             if refuse:
