@@ -147,8 +147,8 @@ def refused_tunnel(proxy: str | None) -> str:
 
 def proxy_words(exc: BaseException, proxy: str | None, *, tunnelled: bool, refused: bool) -> str:
     """What a failure to reach the server (``exc``) owes to ``proxy``, the one the request
-    went through (``None``: none), to add to its words: whose connection failed (the
-    proxy's, or the server's through its tunnel: ``tunnelled``), whom a handshake that met
+    went through (``None``: none), to add to its words: whose connection failed or dropped
+    (the proxy's, or the server's through its tunnel: ``tunnelled``), whom a handshake that met
     plain HTTP speaks of (an ``http://`` base URL would send the key in the clear when it
     was the proxy's), and the proxy's answer to the CONNECT: ``refused`` (its rules or its
     credentials, which no retry changes), a gateway's 5xx, or its own load."""
@@ -162,6 +162,9 @@ def proxy_words(exc: BaseException, proxy: str | None, *, tunnelled: bool, refus
         else:  # the connection that failed was the proxy's, not the server's
             at_proxy = True
             words += f" (through {named}; see *_PROXY)"
+    elif named and isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+        # Dropped past the connect: by the proxy, or at either end of its tunnel.
+        words += f" (through the tunnel of {named})" if tunnelled else f" (through {named})"
     if plain_http(exc):
         words += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
     status = proxy_refusal(exc)

@@ -450,6 +450,50 @@ async def test_a_storage_handshake_reset_in_the_tunnel_names_the_tunnel_as_for_t
     assert f"from storage at https://{_storage(server)}{named})" in str(failed), failed
 
 
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_connection_the_proxy_resets_names_the_proxy_for_the_api_and_storage(
+    server: str,
+    proxy: ConnectProxy,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # The proxy took the connection, then reset it at the CONNECT: "ReadError: [Errno 104]
+    # Connection reset by peer" named no proxy, nor did the download's error.
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    proxy.reset_host = "127.0.0.1"
+    api, _ = await _failure(kind, server)
+    assert f"{proxy.url} " in str(api), api
+    named = _proxy_words(api)
+    proxy.reset_host = "localhost"  # the API reached through the proxy, storage reset
+    failed = await _download_failure(kind, server, artifact, tmp_path / "out")
+    assert f"from storage at https://{_storage(server)}{named})" in str(failed), failed
+    assert len(proxy.reset) > 1  # the API's attempts, and storage's
+
+
+def test_the_command_line_names_a_proxy_that_resets_the_connection(
+    server: str, proxy: ConnectProxy, tmp_path: Path
+) -> None:
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        artifact = _train_and_export(svc)
+    env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
+    proxy.reset_host = "127.0.0.1"
+    api = invoke(["--base-url", server, "--max-retries", "0", "models", "show", "m-1"], env)
+    assert api.exit_code == 1, api.stderr
+    assert f"{proxy.url} " in api.stderr, api.stderr
+    [error] = [line for line in api.stderr.splitlines() if line.startswith("error: ")]
+    named = error[error.index(" (through ") :]
+    proxy.reset_host = "localhost"
+    download = ["checkpoints", "download", artifact.uri, "-o", str(tmp_path / "out")]
+    run = invoke(["--base-url", server, *download, "--max-concurrency", "1", "--timeout", "2"], env)
+    assert run.exit_code == 1, run.stderr
+    [error] = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert f"from storage at https://{_storage(server)}{named})" in error, error
+    retries = [line for line in run.stderr.splitlines() if line.startswith("storage GET")]
+    assert retries, run.stderr
+    assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries
+
+
 def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
     server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
