@@ -1,9 +1,9 @@
 """Downloading an artifact's files from presigned storage URLs: verified, resumable, fast.
 
 The decisions (``check_names``, ``plan_local``, ``Transfer``, ``Downloads``) are free
-of I/O; ``_Shell`` only sends (through ``_storage_http``), reads, writes and sleeps, for
-``download_sync`` and ``download_async`` alike. What a user sees of it: README.md,
-``download_weights``.
+of I/O; ``_Shell`` only sends (storage's GETs through ``_storage_http``, refreshes through
+its ``refresh``), reads, writes and sleeps, for ``download_sync`` and ``download_async``
+alike. What a user sees of it: README.md, ``download_weights``.
 """
 
 from __future__ import annotations
