@@ -18,7 +18,7 @@ from types import FrameType
 from typing import NoReturn
 
 _came = threading.Event()
-# Set by ``process_ends_after``: the outermost block then leaves the signals ignored.
+# Set by ``process_ends_after``: the outermost block then leaves SIGINT ignored.
 _process_ends = threading.Event()
 
 
@@ -60,7 +60,10 @@ def terminate_as_interrupt() -> Iterator[None]:
     finally:
         if _process_ends.is_set():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            # Its default, not ignored: an exit that hangs (its last line written to a pipe
+            # nobody reads) must still end on SIGTERM. The console script's handler, which
+            # raises, is left behind: it would cut the exit short with a traceback.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if callable(previous) else previous)
         else:
             signal.signal(signal.SIGTERM, previous)
             if signal.getsignal(signal.SIGINT) is _ctrl_c:
@@ -71,9 +74,9 @@ def terminate_as_interrupt() -> Iterator[None]:
 def process_ends_after() -> None:
     """For an entry point whose process exits once its command has ended (the console
     script): ``terminate_as_interrupt``'s block, which ends with the command's close, then
-    leaves SIGINT and SIGTERM ignored rather than restored. Another Ctrl-C there could only
-    cut the exit short: Python's own handler again, it printed a traceback, or the process
-    died by the signal, the command's exit status lost."""
+    leaves SIGINT ignored rather than restored, and SIGTERM at its default. Another Ctrl-C
+    there could only cut the exit short: Python's own handler again, it printed a
+    traceback, or the process died by the signal, the command's exit status lost."""
     _process_ends.set()
 
 

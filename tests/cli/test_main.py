@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -519,6 +520,47 @@ def test_a_second_ctrl_c_as_the_command_ends_keeps_its_exit_status(
     assert "Aborted" not in stderr, stderr
     assert "Traceback" not in stderr, stderr
     assert stderr.splitlines()[-1].startswith("error: interrupted"), stderr
+
+
+def _blocked_writing_to_a_pipe(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return "pipe" in Path(f"/proc/{pid}/wchan").read_text(encoding="ascii")
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc")
+def test_sigterm_ends_a_command_whose_last_line_nobody_reads() -> None:
+    # A command's error line is written once its close is over; to a pipe that nobody
+    # reads (a stuck log reader) it waits. The console script ignored SIGTERM there (a
+    # cancelled CI job's, `timeout`'s): only SIGKILL ended it.
+    script = Path(sys.executable).with_name("weaver-facade")
+    refused = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "WEAVER_BASE_URL": refused, "WEAVER_API_KEY": API_KEY}
+    env.pop("WEAVER_LOG", None)
+    unread, stderr = os.pipe()
+    os.set_blocking(stderr, False)
+    with contextlib.suppress(BlockingIOError):  # full: the command's first line waits
+        while True:
+            os.write(stderr, b"x" * 65536)
+    os.set_blocking(stderr, True)
+    argv = [str(script), "--max-retries", "0", "models", "show", "m-1"]
+    try:
+        with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env) as run:
+            try:
+                deadline = time.monotonic() + 30
+                while not _blocked_writing_to_a_pipe(run.pid) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert _blocked_writing_to_a_pipe(run.pid), "it never wrote its line"
+                run.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    run.wait(timeout=10)
+                ended = run.returncode
+            finally:
+                run.kill()
+    finally:
+        os.close(unread)
+        os.close(stderr)
+    assert ended == -signal.SIGTERM
 
 
 @pytest.mark.parametrize(
