@@ -370,8 +370,10 @@ class CreatedModels:
         # them (``unclaimed``), which no ``keep`` keeps: for ``closing_block``.
         self._terminated: set[str] = set()
         self._unclaimed: set[str] = set()
-        # How the last close that left models running was cut short, if one was.
+        # How the last close that left models running was cut short, if one was, and the
+        # models its WARNING named: ``never_closed`` names no model twice.
         self._cut_short: str | None = None
+        self._named: set[str] = set()
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
         # thread adds its model while a close walks them. Reentrant: a close from a
         # signal handler may run while this thread holds it.
@@ -494,6 +496,7 @@ class CreatedModels:
         self._cut_short = "interrupted" if interrupted else "cancelled"
         why = f"the close was {'interrupted' if interrupted else 'cancelled (close again)'}"
         known = self.pending()
+        self._named.update(known)
         left = [*known, *([_on_their_way(creating)] if creating else [])]
         if left:
             warn_naming_calls(
@@ -504,19 +507,20 @@ class CreatedModels:
         """For ``if_never_closed``: a ``client`` never closed terminates nothing (nothing is
         sent), so name the models it leaves running, in a WARNING record and a
         ``ResourceWarning``, whose source (this, made with the client) shows where it was
-        made, under tracemalloc. One whose close was cut short was closed all the same: it
-        is told how to end them."""
-        if not (left := self.pending()):
+        made, under tracemalloc. One whose close was cut short was closed all the same,
+        and its WARNING named the models it left: only those it did not (one a create
+        answered later made) are named, with how to end them."""
+        if not (left := [m for m in self.pending() if m not in self._named]):
             return
         if self._cut_short is None:
             message = (
-                f"{client} never closed leaves {_models(list(left))} running on the server: "
+                f"{client} never closed leaves {_models(left)} running on the server: "
                 f"close the client ({close}) to terminate the models it created "
                 "(`keep=True` keeps one)"
             )
         else:
             message = (
-                f"{client} whose close was {self._cut_short} leaves {_models(list(left))} "
+                f"{client} whose close was {self._cut_short} leaves {_models(left)} "
                 f"running on the server ({_how_to_end(len(left))})"
             )
         warn_naming_calls(message, left_running=True)

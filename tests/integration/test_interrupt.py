@@ -246,6 +246,40 @@ def test_a_second_ctrl_c_under_asyncio_run_leaves_the_created_model_running_name
     assert list(served.statuses().values()) == ["active"]  # as said: left running
 
 
+# A script's `with` block, whose first Ctrl-C its close answers by terminating the model.
+SYNC_PROGRAM = f"""
+import logging, sys, threading
+from weaver_facade import ServiceClient
+logging.basicConfig(format="%(message)s")
+with ServiceClient(sys.argv[1], sys.argv[2], heartbeat_interval=0) as service:
+    print("made", service.create_training_client({BASE_MODEL!r}).model_id, file=sys.stderr)
+    threading.Event().wait()
+"""
+
+
+def test_a_second_ctrl_c_during_the_close_names_the_model_it_leaves_once(served: Served) -> None:
+    # The close cut short named the model it left running; at exit the library named it
+    # again ("a ServiceClient whose close was interrupted leaves model ..."), after the
+    # traceback.
+    served.held.release.set()
+    served.held.holding_terminates = True
+    argv = with_sigint("SIG_DFL", [sys.executable, "-c", SYNC_PROGRAM, served.base_url, API_KEY])
+    env = {key: value for key, value in os.environ.items() if key != "WEAVER_LOG"}
+    with watched(argv, env) as run:
+        assert run.line_starting("made ", timeout=30), run.lines
+        run.process.send_signal(signal.SIGINT)
+        assert served.held.terminating.wait(30), "the close sent no terminate"
+        run.process.send_signal(signal.SIGINT)
+        run.process.wait(timeout=30)
+    lines = run.stderr.splitlines()
+    assert run.process.returncode == -signal.SIGINT, run.stderr
+    model_id = lines[0].removeprefix("made ")
+    assert list(served.statuses().items()) == [(model_id, "active")]
+    left = f"the close was interrupted: models left running: {model_id} (end it with "
+    assert f"{left}terminate_model())" in lines, run.stderr
+    assert lines[-1] == "KeyboardInterrupt", run.stderr  # the traceback's end: nothing after
+
+
 def test_a_sigterm_to_the_contract_kit_during_a_create_is_held_as_a_ctrl_c(
     served: Served,
 ) -> None:
