@@ -63,11 +63,11 @@ _ROUTE = "weaver_facade.storage_route"
 
 @attrs.define
 class Route:
-    """The proxy a GET through httpx went through (``None``: its host is exempt), and
-    whether that proxy had opened its tunnel (of an https URL) for the connection made
-    last, as httpcore's trace tells."""
+    """The proxy a GET through httpx went through for its last request, a redirect's
+    (``None``: its host is exempt), and whether that proxy had opened its tunnel (of an
+    https URL) for the connection made last, as httpcore's trace tells."""
 
-    proxy: str | None
+    proxy: str | None = None
     tunnelled: bool = False
 
 
@@ -262,13 +262,25 @@ class StorageHTTP:
                         verify=tls_context(),
                         follow_redirects=True,
                         max_redirects=MAX_REDIRECTS,
-                        event_hooks={"response": [_refuse_unfetchable_location]},
+                        event_hooks={
+                            "request": [self._note_route],
+                            "response": [_refuse_unfetchable_location],
+                        },
                         limits=httpx.Limits(max_keepalive_connections=0),
                     ),
                     self._lookups,
                 )
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._aborted = False
+
+    def _note_route(self, request: httpx.Request) -> None:
+        """httpx's hook as it sends a GET, and each redirect: the proxy it takes, by its
+        own reading of ``NO_PROXY`` (which honours an entry's port or scheme, as urllib's
+        does not), for each host in turn."""
+        way, client = request.extensions.get(_ROUTE), self._httpx
+        if isinstance(way, Route) and client is not None:
+            direct = client._transport_for_url(request.url) is client._transport
+            way.proxy = None if direct else environment_proxy(str(request.url))
 
     def abort(self) -> None:
         """From another thread: end every GET, whether waiting for its reply or reading
@@ -372,7 +384,7 @@ class StorageHTTP:
         with _unfetchable_on(httpx.InvalidURL):
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
 
-        way = request.extensions[_ROUTE] = Route(environment_proxy(url))
+        way = request.extensions[_ROUTE] = Route()  # its proxy: ``_note_route``
 
         def trace(event: str, info: Mapping[str, Any]) -> None:
             # httpcore's hook as each connection is made (through the proxy's tunnel or

@@ -2614,6 +2614,48 @@ def test_downloads_follow_all_proxy_and_no_proxy(
     assert ports == ({storage.other_port} if proxied else {storage.port})
 
 
+@pytest.mark.parametrize("way", ["redirect", "no-proxy-port"])
+def test_a_storage_connection_httpx_made_directly_names_no_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    way: str,
+) -> None:
+    # A refused storage connect named the proxy ("(through the proxy ... the environment
+    # names; see *_PROXY)") where httpx had made it directly, past the proxy: after a
+    # redirect from a host the proxy serves to one NO_PROXY exempts (the proxy of the
+    # first URL stood for all), and for a NO_PROXY entry with a port, which httpx honours
+    # and urllib's reading of NO_PROXY did not.
+    clear_proxies(monkeypatch)
+    refusing = f"http://127.0.0.1:{free_port()}/a.bin"  # nothing listens
+    asked: list[bytes] = []
+    with serving(_redirect_for_ever(asked, refusing.encode())) as (port, _):
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")  # it answers redirects
+        if way == "redirect":
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+            url = "http://storage.test/a.bin"  # through the proxy, to the refusing one
+        else:
+            monkeypatch.setenv("NO_PROXY", refusing.split("/")[2])
+            url = refusing
+        file = StorageFile(name="a.bin", size=1, sha256=None, url=url)
+        state = Downloads(
+            Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+            DownloadSettings(max_failures=1),
+        )
+        with (
+            caplog.at_level(logging.WARNING, logger="weaver_facade"),
+            pytest.raises(StorageError) as failed,
+        ):
+            download_sync(state, tmp_path / "out", refresh=no_refresh, sleep=lambda _: None)
+    # What httpx did, from the proxy's side: asked for the first URL alone, or nothing.
+    assert asked == ([b"GET http://storage.test/a.bin HTTP/1.1"] * 2 if way == "redirect" else [])
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("storage GET")]
+    assert len(retries) == 1, retries
+    for said in (retries[0], str(failed.value)):
+        assert "onnection refused" in said, said
+        assert "proxy" not in said, said
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))
