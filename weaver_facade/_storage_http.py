@@ -37,6 +37,7 @@ import attrs
 import httpx
 
 from ._causes import environment_proxy
+from ._redact import shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client
 from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
@@ -64,8 +65,9 @@ _ROUTE = "weaver_facade.storage_route"
 @attrs.define
 class Route:
     """The proxy a GET through httpx went through for its last request, a redirect's
-    (``None``: its host is exempt), and whether that proxy had opened its tunnel (of an
-    https URL) for the connection made last, as httpcore's trace tells."""
+    (``None``: its host is exempt), its user info hidden (``shown_url``: its failure's
+    request holds this), and whether that proxy had opened its tunnel (of an https URL)
+    for the connection made last, as httpcore's trace tells."""
 
     proxy: str | None = None
     tunnelled: bool = False
@@ -280,7 +282,8 @@ class StorageHTTP:
         way, client = request.extensions.get(_ROUTE), self._httpx
         if isinstance(way, Route) and client is not None:
             direct = client._transport_for_url(request.url) is client._transport
-            way.proxy = None if direct else environment_proxy(str(request.url))
+            proxy = None if direct else environment_proxy(str(request.url))
+            way.proxy = None if proxy is None else shown_url(proxy)
 
     def abort(self) -> None:
         """From another thread: end every GET, whether waiting for its reply or reading

@@ -57,11 +57,19 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
     ServiceClient,
+    StorageError,
     TrainingClient,
     WeaverError,
     datum_from_tokens,
 )
 from weaver_facade._causes import causes
+from weaver_facade._download import (
+    Descriptor,
+    Downloads,
+    DownloadSettings,
+    StorageFile,
+    download_sync,
+)
 from weaver_facade._models import ModelInfo
 from weaver_facade.emulator import FaultConfig, FaultRule, RunningEmulator, run_emulator
 
@@ -636,6 +644,34 @@ def test_no_failure_behind_a_connection_error_holds_the_key_in_its_request(
     assert secrets_shown(behind) == []
     # What the walk saw: the request of the transport's error, and its headers.
     assert any("._request.headers" in path for path, _ in introspected(behind)), behind
+
+
+def test_no_failure_behind_a_download_s_error_holds_the_proxy_s_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A storage GET through the environment's proxy keeps, in its request's extensions,
+    # how it went, for the words of its failure: the proxy's URL as the environment gave
+    # it, which a debugger's or rich.inspect's view of the StorageError's
+    # __context__.request showed with its password.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{free_port()}"))  # refuses
+    file = StorageFile(name="a.bin", size=1, sha256=None, url="http://storage.test/a.bin")
+    state = Downloads(
+        Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+        DownloadSettings(max_failures=1),
+    )
+
+    def no_refresh() -> Descriptor:
+        raise AssertionError("no refresh expected")
+
+    with pytest.raises(StorageError, match=r"through the proxy http://\*\*\*@") as info:
+        download_sync(state, tmp_path / "out", refresh=no_refresh, sleep=lambda _: None)
+    behind: dict[str, object] = {f"cause {i}": c for i, c in enumerate(causes(info.value))}
+    assert secrets_shown(behind) == []
+    # What the walk saw: the request of the storage GET's error, and its extensions.
+    assert any("._request.extensions" in path for path, _ in introspected(behind)), behind
 
 
 def test_the_request_behind_a_connection_error_still_reads_its_body() -> None:
