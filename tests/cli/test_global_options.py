@@ -3,7 +3,9 @@ work before or after any subcommand, at any level, for every command the CLI has
 
 from __future__ import annotations
 
+import io
 import os
+import pprint
 import re
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import click
 import pytest
+import rich
+from rich.console import Console
 
 from tests.support.cli import API_KEY, Cli, command_at, command_paths, invoke
 from weaver_facade._cli._state import CliState
@@ -584,3 +588,38 @@ def test_the_states_repr_hides_the_base_urls_user_info() -> None:
         assert "base_url='http://***@127.0.0.1:9'" in repr(state)
     finally:
         state.close()  # else its stderr handler prints the retries of later commands
+
+
+TYPED_KEY = "sk-typed-0c4f9e2a7b61d835"
+TYPED_PASSWORD = "pw-typed-3e7a51c9"
+
+
+def test_the_states_attributes_hold_neither_the_key_nor_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # rich.inspect, pprint(vars()) and a debugger showed both: the state kept the key (as
+    # `_CliState__api_key` and through its `api_key`) and the base URL as given.
+    url = f"http://user:{TYPED_PASSWORD}@127.0.0.1:9"
+    state = CliState(base_url=url, api_key=TYPED_KEY)
+    later = CliState()
+    later.set_global("base_url", url)
+    later.set_global("api_key", TYPED_KEY)
+    try:
+        for each in (state, later):
+            console = Console(record=True, file=io.StringIO(), width=200)
+            rich.inspect(each, console=console, private=True)
+            print(console.export_text())
+            pprint.pprint(vars(each))
+    finally:
+        state.close()
+        later.close()
+    shown = capsys.readouterr().out
+    assert TYPED_KEY not in shown
+    assert TYPED_PASSWORD not in shown
+    assert "api_key = <redacted>" in shown  # the attributes are there, hidden
+    assert "base_url = 'http://***@127.0.0.1:9'" in shown
+    for each in (state, later):  # and what the commands send
+        assert each.api_key is not None
+        assert each.api_key.reveal() == TYPED_KEY
+        assert each.base_url is not None
+        assert each.base_url.reveal() == url

@@ -52,7 +52,7 @@ from .. import (
 )
 from .._causes import NEVER_REACHED
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
-from .._redact import shown_url
+from .._redact import Secret, shown_url
 from .._sigterm import interrupted
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
@@ -207,8 +207,9 @@ class CliState:
         as_json: bool = False,
         quiet: bool = False,
     ) -> None:
-        self.base_url = base_url
-        self.__api_key = api_key
+        # Held hidden: vars(), rich.inspect and a debugger show them as the repr does.
+        self._base_url = _url_secret(base_url)
+        self._api_key = None if api_key is None else Secret(api_key)
         self.max_retries = max_retries
         self.as_json = as_json
         self.progress = Progress(quiet=quiet)
@@ -221,16 +222,17 @@ class CliState:
 
     def __repr__(self) -> str:
         # A traceback's locals (rich, pytest -l) show it: the base URL's user info hidden.
-        try:
-            url = None if self.base_url is None else shown_url(self.base_url)
-        except httpx.InvalidURL:
-            url = "<a base URL httpx cannot read>"
-        return f"CliState(base_url={url!r}, as_json={self.as_json!r})"
+        return f"CliState(base_url={self._base_url!r}, as_json={self.as_json!r})"
 
     @property
-    def api_key(self) -> str | None:
-        """The key of ``--api-key`` or ``WEAVER_API_KEY`` (kept out of the repr)."""
-        return self.__api_key
+    def base_url(self) -> Secret | None:
+        """The server of ``--base-url`` or ``WEAVER_BASE_URL`` (its user info hidden)."""
+        return self._base_url
+
+    @property
+    def api_key(self) -> Secret | None:
+        """The key of ``--api-key`` or ``WEAVER_API_KEY`` (hidden)."""
+        return self._api_key
 
     @property
     def quiet(self) -> bool:
@@ -240,12 +242,14 @@ class CliState:
     def set_global(self, name: str, value: Any) -> None:
         """Apply a global option given after a subcommand's name (it wins over one before)."""
         if name == "api_key":
-            self.__api_key = value
+            self._api_key = Secret(value)
+        elif name == "base_url":
+            self._base_url = _url_secret(value)
         elif name == "quiet":
             self.progress.quiet = bool(value)
             self._unshow_retries()
             self._unshow_retries = show_retries(quiet=self.progress.quiet)
-        elif name in ("base_url", "max_retries", "as_json"):
+        elif name in ("max_retries", "as_json"):
             setattr(self, name, value)
         else:
             raise ValueError(f"not a global option: {name}")
@@ -253,17 +257,17 @@ class CliState:
     def service(self) -> ServiceClient:
         """The connection to the server, made on first use (``--help`` needs none)."""
         if self._service is None:
+            url = None if self._base_url is None else self._base_url.reveal()
+            key = None if self._api_key is None else self._api_key.reveal()
             from_env = os.environ.get("WEAVER_BASE_URL")
-            typed = self.base_url is not None and self.base_url != from_env  # --base-url
-            if typed and not str(self.base_url).strip():  # `--base-url "$UNSET"`
+            typed = url is not None and url != from_env  # --base-url
+            if typed and not str(url).strip():  # `--base-url "$UNSET"`
                 raise InvalidArgumentError(EMPTY_BASE_URL)
             # `--api-key "$UNSET"` overrode WEAVER_API_KEY with no key; its 401 said to set it.
-            typed_key = self.__api_key is not None and self.__api_key != os.environ.get(
-                "WEAVER_API_KEY"
-            )
-            if typed_key and not str(self.__api_key).strip():
+            typed_key = key is not None and key != os.environ.get("WEAVER_API_KEY")
+            if typed_key and not str(key).strip():
                 raise InvalidArgumentError(EMPTY_API_KEY)
-            if not (self.base_url or from_env or "").strip():
+            if not (url or from_env or "").strip():
                 raise InvalidArgumentError(
                     "no Weaver server given: pass --base-url URL or set WEAVER_BASE_URL "
                     "(the server root, such as http://127.0.0.1:8080)"
@@ -271,8 +275,8 @@ class CliState:
             self._retries = _Retries(self.max_retries)
             try:
                 self._service = ServiceClient(
-                    self.base_url,
-                    self.__api_key,
+                    url,
+                    key,
                     retry=self._retries,
                     heartbeat_interval=0,  # the CLI never opens a session
                 )
@@ -280,8 +284,8 @@ class CliState:
                 # The library's words, with its parameter's name as the user gave the value;
                 # click fills each option from the environment: the same value came from there.
                 for prefix, option, variable, value in (
-                    ("base_url", "--base-url", "WEAVER_BASE_URL", self.base_url),
-                    ("api_key (or WEAVER_API_KEY)", "--api-key", "WEAVER_API_KEY", self.api_key),
+                    ("base_url", "--base-url", "WEAVER_BASE_URL", url),
+                    ("api_key (or WEAVER_API_KEY)", "--api-key", "WEAVER_API_KEY", key),
                 ):
                     words = str(exc).removeprefix(prefix)
                     if words != str(exc):
@@ -345,6 +349,17 @@ class CliState:
             exit_code=exit_code,
             payload=self.error_payload(exc, exit_code, message),
         )
+
+
+def _url_secret(url: str | None) -> Secret | None:
+    """``url`` hidden, shown as its repr without its user info."""
+    if url is None:
+        return None
+    try:
+        shown = shown_url(url)
+    except httpx.InvalidURL:
+        shown = "<a base URL httpx cannot read>"
+    return Secret(url, shown=repr(shown))
 
 
 def error_payload(exc: BaseException, exit_code: int, message: str | None = None) -> dict[str, Any]:
@@ -498,7 +513,9 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 what = "no reply in time" if isinstance(exc, APITimeoutError) else "lost the reply"
                 acted = " (the server may have acted)" if _may_have_acted(exc) else ""
                 message = f"{what} from {state.service().base_url}{acted}: {message}"
-            elif isinstance(exc, AuthenticationError) and not (state.api_key or "").strip():
+            elif isinstance(exc, AuthenticationError) and (
+                state.api_key is None or not state.api_key.reveal().strip()
+            ):
                 message += "; no API key was given: set WEAVER_API_KEY or pass --api-key"
             if isinstance(exc, APIError) and exc.retry_after is not None:
                 message += f"; the server asks to try again in {exc.retry_after:g} s"

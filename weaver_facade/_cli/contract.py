@@ -31,8 +31,10 @@ def contract_test(args: tuple[str, ...]) -> None:
     # the kit reads itself: passed on as flags, a refusal of their value named a flag the
     # user never gave (as ``CliState``). An in-process argument list: `ps` shows no key.
     # An empty one too, which the kit refuses (dropped, the kit took the variable's).
-    if state.api_key is not None and state.api_key != os.environ.get("WEAVER_API_KEY"):
-        argv = ["--api-key", state.api_key, *argv]
-    if state.base_url is not None and state.base_url != os.environ.get("WEAVER_BASE_URL"):
-        argv = ["--base-url", state.base_url, *argv]
+    for option, variable, given in (
+        ("--api-key", "WEAVER_API_KEY", state.api_key),
+        ("--base-url", "WEAVER_BASE_URL", state.base_url),
+    ):
+        if given is not None and given.reveal() != os.environ.get(variable):
+            argv = [option, given.reveal(), *argv]
     raise click.exceptions.Exit(main(argv, prog="weaver-facade contract-test"))
