@@ -44,6 +44,8 @@ global options.
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -63,6 +65,7 @@ from ._cli._state import (
     CliState,
     dropped_interrupts_unshown,
     error_payload,
+    hiding_given_secrets,
 )
 from ._extras import missing_extra_message, missing_module
 from ._help import Context, WholeNumber
@@ -227,6 +230,10 @@ class _LazyGroup(click.Group):
     # Usage errors are one line too, like every other error (click prints three).
 
     context_class = _Root
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        with hiding_given_secrets(sys.argv[1:] if args is None else args):
+            return super().main(args, *rest, **extra)
 
     def make_context(
         self,

@@ -623,3 +623,30 @@ def test_the_states_attributes_hold_neither_the_key_nor_the_password(
         assert each.api_key.reveal() == TYPED_KEY
         assert each.base_url is not None
         assert each.base_url.reveal() == url
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--base-url", "--api-key", TYPED_KEY, "models", "list"], "No such command '***'."),
+        (["models", "list", "--base-url", "--api-key", TYPED_KEY], "extra argument (***)"),
+        (["checkpoints", "show", "--base-url", "--api-key", TYPED_KEY], "'***' is not a "),
+        (["--json", "--base-url", "--api-key", TYPED_KEY, "models"], "No such command '***'."),
+        (
+            ["--api-key", "--base-url", f"http://u:{TYPED_PASSWORD}@127.0.0.1:9", "models"],
+            "No such command 'http://***@127.0.0.1:9'.",
+        ),
+    ],
+    ids=["command", "argument", "ref", "json", "url"],
+)
+def test_a_key_taken_for_another_word_is_hidden_in_the_error(args: list[str], said: str) -> None:
+    # `--base-url $UNSET --api-key KEY`: --base-url took `--api-key` for its value, and the
+    # key, a command's name or argument now, was named by the error on stderr (and in the
+    # --json document on stdout): `No such command 'sk-...'`.
+    run = invoke(args, {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": None})
+    assert run.exit_code == 2, run.stderr
+    assert said in run.stderr
+    if "--json" in args:
+        assert said in run.json()["error"]["message"]
+    for secret in (TYPED_KEY, TYPED_PASSWORD):
+        assert secret not in run.stdout + run.stderr

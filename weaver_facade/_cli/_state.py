@@ -20,13 +20,15 @@ Each error is one line on stderr, ``error: ...``, never a traceback; with
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import json
 import math
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, ParamSpec, TypeVar
 
 import attrs
@@ -52,7 +54,7 @@ from .. import (
 )
 from .._causes import NEVER_REACHED
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
-from .._redact import Secret, shown_url
+from .._redact import Secret, replace_key, shown_url
 from .._sigterm import interrupted
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
@@ -67,6 +69,7 @@ __all__ = [
     "current_state",
     "dropped_interrupts_unshown",
     "handles_errors",
+    "hiding_given_secrets",
     "json_option",
     "look_again",
     "looking_again",
@@ -143,8 +146,53 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+# The secrets among the words of the running command line (``hiding_given_secrets``).
+_GIVEN_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "weaver_facade_given_secrets", default=()
+)
+
+
+def _secrets_in(words: Sequence[str]) -> list[str]:
+    """The word after each ``--api-key`` (or its ``=`` value), and the user info of the
+    word after each ``--base-url`` and either half of it, longest first."""
+    found: list[str] = []
+    for i, word in enumerate(words):
+        name, equals, value = word.partition("=")
+        if not equals:
+            name, value = word, words[i + 1] if i + 1 < len(words) else ""
+        if value.startswith("--"):  # an option's name, taken for the value: no secret
+            continue
+        if name == "--api-key":
+            found.append(value)
+        elif name == "--base-url":
+            # By hand: urlsplit refuses some (`http://[::1`), which a message may quote.
+            user_info = re.split(r"[/?#]", value.partition("://")[2])[0].rpartition("@")[0]
+            found += [user_info, *user_info.split(":", 1)]
+    return sorted({secret for secret in found if secret}, key=len, reverse=True)
+
+
+@contextlib.contextmanager
+def hiding_given_secrets(words: Sequence[str]) -> Iterator[None]:
+    """Have the errors of a command line of ``words`` show its key and its base URL's user
+    info as ``***``: an option whose value was left out took the next option's name for it
+    (``--base-url $UNSET --api-key KEY``), and its value, the key, became a command's name or
+    argument, which a usage error names (``No such command 'KEY'``)."""
+    token = _GIVEN_SECRETS.set(tuple(_secrets_in(words)))
+    try:
+        yield
+    finally:
+        _GIVEN_SECRETS.reset(token)
+
+
+def _hidden(text: str) -> str:
+    for secret in _GIVEN_SECRETS.get():  # by the facade's rule: a short one where alone
+        text = replace_key(text, secret, "***")
+    return text
+
+
 class CliError(click.ClickException):
-    """Ends the command: ``error: <message>`` on stderr, and JSON on stdout with ``--json``."""
+    """Ends the command: ``error: <message>`` on stderr, and JSON on stdout with ``--json``;
+    the secrets among the command line's words hidden (``hiding_given_secrets``)."""
 
     def __init__(
         self, message: str, *, exit_code: int, payload: dict[str, Any] | None = None
@@ -157,9 +205,10 @@ class CliError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         try:
             if self.payload is not None:
-                click.echo(json.dumps({"error": self.payload}, indent=2))
+                payload = {k: _hidden(v) if k == "message" else v for k, v in self.payload.items()}
+                click.echo(json.dumps({"error": payload}, indent=2))
         finally:  # also when stdout cannot take the document (`>&-`): said after this line
-            click.echo(f"error: {printable(self.format_message())}", err=True)
+            click.echo(f"error: {printable(_hidden(self.format_message()))}", err=True)
 
 
 class _Retries(RetryPolicy):
