@@ -18,7 +18,7 @@ from weaver_client import limits
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._causes import environment_proxy, named_proxy, proxy_refusal, proxy_words
+from .._causes import causes, environment_proxy, named_proxy, proxy_refusal, proxy_words
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._help import seconds_limit
@@ -44,7 +44,7 @@ from ._findings import (
 from ._lifecycle import LifecycleOutcome, run_lifecycle
 from ._ownership import left_note
 from ._patience import RETRIED, UNWAITED, patient_client, retry_after
-from ._spec import Spec, load_spec
+from ._spec import Spec, UnusableSpec, load_spec
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -424,8 +424,24 @@ def run_contract_test(
         InvalidArgumentError: The base URL is empty, or it or the key is not a str, or one
             the facade refuses (a key that no HTTP header can carry, say), before any request.
         ModuleNotFoundError: The ``contract`` extra is not installed (before any request).
+
+    The others, and a ``KeyboardInterrupt``, come without the kit's frames behind this one.
     """
-    return run_named(settings, progress, PYTHON_NAMES)
+    try:
+        return run_named(settings, progress, PYTHON_NAMES)
+    except (
+        UnusableSpec,
+        ServerUnreachable,
+        UnknownBaseModel,
+        InvalidArgumentError,
+        KeyboardInterrupt,
+    ) as exc:
+        # The kit's frames, and those of the errors behind it, hold the key and the base
+        # URL in their arguments, which pytest shows, and locals (-l, rich, an error
+        # tracker): its words say what happened without them.
+        for each in causes(exc):
+            each.__traceback__ = None
+        raise exc  # from this frame, whose arguments hold the settings, shown hidden
 
 
 def run_named(
