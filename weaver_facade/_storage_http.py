@@ -28,6 +28,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
@@ -39,7 +40,7 @@ import httpx
 from ._causes import environment_proxy
 from ._redact import shown_url
 from ._retry import request_of
-from ._socket_deadline import Lookups, bound_client
+from ._socket_deadline import Lookups, bound_client, ends
 from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
 
 MAX_REDIRECTS = 20  # as httpx
@@ -186,6 +187,9 @@ class _DirectReply:
     def __init__(self, connection: http.client.HTTPConnection, read_timeout: float) -> None:
         self._connection = connection
         self._read_timeout = read_timeout
+        # Held before the reply is read: http.client lets go of the socket of a reply that
+        # says ``Connection: close`` as it reads its headers.
+        self._sock = connection.sock
         self._response = connection.getresponse()
         self.status = self._response.status
         self.headers: Mapping[str, str] = {
@@ -211,9 +215,7 @@ class _DirectReply:
         return n
 
     def limit_reads(self, seconds: float) -> None:
-        sock = self._connection.sock
-        if sock is not None:
-            sock.settimeout(min(seconds, self._read_timeout))
+        self._sock.settimeout(min(seconds, self._read_timeout))
 
     def close(self) -> None:
         self._response.close()
@@ -227,17 +229,22 @@ class _HttpxReply:
         self.headers: Mapping[str, str] = response.headers  # httpx's names are lowercase
         self._chunks = response.iter_raw()
         self._left = memoryview(b"")
+        self._limit: float | None = None
 
     def readinto(self, buffer: memoryview) -> int:
         if not self._left:
-            self._left = memoryview(next(self._chunks, b""))
+            # httpx's read timeout is fixed as the request is sent: a limit set since is
+            # each read's end at the socket (``ends``).
+            until = None if self._limit is None else time.monotonic() + self._limit
+            with ends(until):
+                self._left = memoryview(next(self._chunks, b""))
         n = min(len(buffer), len(self._left))
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
         return n
 
     def limit_reads(self, seconds: float) -> None:
-        """Through a proxy, httpx's read timeout stands (it takes none per read)."""
+        self._limit = seconds
 
     def close(self) -> None:
         self._response.close()

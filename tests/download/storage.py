@@ -12,6 +12,7 @@ drawn at random (``chaos``):
   URL (and S3 one whose signing session ended before it);
 * ``"404-gone"``: 404 with S3's XML error ``NoSuchKey``, as for an object deleted;
 * ``"403-stall-body"``: a 403's headers, then nothing of its body until the server stops;
+  ``"403-stall-body-close"``: so, its headers saying ``Connection: close``;
 * ``"drop:N"``: send the headers and N bytes of the body, then close the connection;
 * ``"eof:N"``: ``"drop:N"`` without ``Content-Length``, whose close ends a body (a clean
   cut looks like the end);
@@ -185,9 +186,11 @@ class StorageServer:
             return _reply(h, int(status), b"slow down", {"Retry-After": retry_after or "0"})
         if action in ("403", "401"):
             return _reply(h, int(action), b"<Error>AccessDenied: request has expired</Error>")
-        if action == "403-stall-body":
+        if action in ("403-stall-body", "403-stall-body-close"):
             h.send_response(403)
             h.send_header("Content-Length", "300")
+            if action == "403-stall-body-close":
+                h.send_header("Connection", "close")
             h.end_headers()
             h.wfile.flush()
             self.stopping.wait()

@@ -1162,13 +1162,24 @@ def test_a_refresh_that_fails_before_any_byte_says_only_that(run: Run, tmp_path:
     assert info.value.__notes__ == [said]
 
 
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+@pytest.mark.parametrize("stall", ["403-stall-body", "403-stall-body-close"])
 def test_an_error_body_that_never_comes_holds_up_no_refresh(
-    storage: StorageServer, run: Run, tmp_path: Path
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stall: str,
+    proxied: bool,
 ) -> None:
     # The body of an error reply is read only for storage's error code: one that does
-    # not come is waited for briefly (ERROR_BODY_WAIT), not for the read timeout.
+    # not come is waited for briefly (ERROR_BODY_WAIT), not for the read timeout. A
+    # reply saying `Connection: close` was waited for the read timeout, directly (whose
+    # connection then let its socket go before the wait was set), and through a proxy
+    # any reply was.
+    use_proxy(monkeypatch, storage, proxied)
     source = Source(storage)
-    storage.script("small.bin", "403-stall-body")
+    storage.script("small.bin", stall)
     run(source, tmp_path / "out", DownloadSettings(read_timeout=30, timeout=15))
     assert_complete(tmp_path / "out")
     assert source.refreshes == 1
