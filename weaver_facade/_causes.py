@@ -7,6 +7,7 @@ A shared leaf: it imports nothing of the facade.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import ssl
 import urllib.request
@@ -25,6 +26,23 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Those, and a proxy's refusal to open a tunnel to the server (its reply to our CONNECT),
 # which is never retried: nothing reached the server either.
 NEVER_REACHED = (*NOT_SENT, httpx.ProxyError)
+# A request's extension, from httpcore's trace of the attempt being sent: False once it
+# asked the proxy for a tunnel (its CONNECT went out), True once the proxy opened it
+# (``proxy.start_tls``). A failure between is the proxy's, before anything reached the
+# server (``never_reached``); a TLS failure after it is with the server, at its far end.
+TUNNELLED = "weaver_facade.tunnelled"
+
+
+def never_reached(error: object) -> bool:
+    """Whether ``error`` ended a request before it could reach the server: no connection
+    was made for it, or the proxy refused or dropped it before opening its tunnel (a reset
+    at the CONNECT)."""
+    if isinstance(error, NEVER_REACHED):
+        return True
+    if isinstance(error, httpx.RequestError):
+        with contextlib.suppress(RuntimeError):  # built without its request
+            return error.request.extensions.get(TUNNELLED) is False
+    return False
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:

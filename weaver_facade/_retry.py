@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import attrs
 import httpx
 
-from ._causes import NEVER_REACHED, NOT_SENT, causes, no_retry_helps
+from ._causes import NOT_SENT, causes, never_reached, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 from ._lazy import wire
 
@@ -243,7 +243,7 @@ def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
 def may_have_acted(outcome: object) -> bool:
     """Whether the server may have acted on a request that ended in ``outcome`` (a reply,
     or any transport failure after the request could have reached it)."""
-    return not isinstance(outcome, NEVER_REACHED)
+    return not never_reached(outcome)
 
 
 def reached(outcome: object) -> bool:

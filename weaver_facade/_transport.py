@@ -43,7 +43,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import bounded
-from ._causes import bad_host, causes, environment_proxy
+from ._causes import TUNNELLED, bad_host, causes, environment_proxy
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -61,7 +61,6 @@ from ._wire import (
     REDACTED,
     SECRET_HEADER_NAMES,
     SENT_SECRETS,
-    TUNNELLED,
     EarlierAttempt,
     scrub,
     secret_headers,
@@ -315,6 +314,8 @@ class _Attempts:
             self._reach.maybe = True
             if self._sync:
                 connecting(False)
+        elif event.endswith(".send_request_headers.started"):  # the proxy's CONNECT
+            self._request.extensions[TUNNELLED] = False
         elif event == "proxy.start_tls.started":
             self._request.extensions[TUNNELLED] = True
 

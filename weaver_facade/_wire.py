@@ -60,7 +60,14 @@ import httpx
 from weaver_client.client import Client
 from weaver_client.types import Unset
 
-from ._causes import causes, no_retry_helps, os_reason, proxy_refusal, proxy_words
+from ._causes import (
+    TUNNELLED,
+    causes,
+    no_retry_helps,
+    os_reason,
+    proxy_refusal,
+    proxy_words,
+)
 from ._errors import (
     NOT_READY_NOTE,
     RESUME_CALL,
@@ -198,9 +205,6 @@ EARLIER_ATTEMPT = "weaver_facade.earlier_attempt"
 # A request's extension: the environment's proxy that the facade's own client sent it
 # through, for the error of a connection that failed (a user's client is not described).
 PROXIED = "weaver_facade.proxy"
-# Set on such a request once the proxy opened its tunnel (httpcore's ``proxy.start_tls``):
-# a TLS failure after it is with the server, at the tunnel's end, not with the proxy.
-TUNNELLED = "weaver_facade.tunnelled"
 # Set on a request by the retry transport as httpcore sends it (its trace): the secret
 # headers (``secret_headers``) that went out for it but that it may not hold, which a
 # reply or a failure may echo all the same: the auth of a user's client, or a copy of

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from weaver_facade import (
     StorageError,
     datum_from_tokens,
 )
+from weaver_facade.emulator import FaultConfig, FaultRule
 
 pytest.importorskip("uvicorn")
 
@@ -34,17 +36,22 @@ PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 @contextlib.contextmanager
-def https_emulator(data_dir: Path, cert: tuple[Path, Path]) -> Iterator[str]:
-    """The emulator's app, served by uvicorn with TLS on a free port; its base URL, on
-    127.0.0.1. Its storage URLs name ``localhost`` instead, so that a proxy tells the
-    storage GETs from the API calls."""
+def https_emulator(
+    data_dir: Path, cert: tuple[Path, Path], faults: FaultConfig | None = None
+) -> Iterator[str]:
+    """The emulator's app, served by uvicorn with TLS on a free port (with ``faults``); its
+    base URL, on 127.0.0.1. Its storage URLs name ``localhost`` instead, so that a proxy
+    tells the storage GETs from the API calls."""
     from weaver_facade.emulator import EmulatorConfig, create_app
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     app = create_app(
         EmulatorConfig(
-            data_dir=data_dir, api_keys=(API_KEY,), storage_url=f"https://localhost:{port}"
+            data_dir=data_dir,
+            api_keys=(API_KEY,),
+            storage_url=f"https://localhost:{port}",
+            faults=faults,
         )
     )
     with serve_in_thread(
@@ -492,6 +499,59 @@ def test_the_command_line_names_a_proxy_that_resets_the_connection(
     retries = [line for line in run.stderr.splitlines() if line.startswith("storage GET")]
     assert retries, run.stderr
     assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries
+
+
+@pytest.mark.parametrize(
+    "args", [["models", "show", "m-1"], ["models", "create", "weaver-tiny"]], ids=["get", "create"]
+)
+def test_the_command_line_says_a_request_reset_at_the_connect_never_reached_the_server(
+    server: str, proxy: ConnectProxy, args: list[str]
+) -> None:
+    # It said "lost the reply from URL", of a create "(the server may have acted)", when the
+    # proxy reset the connection at the CONNECT: no tunnel had opened, nothing had left.
+    proxy.reset_host = "127.0.0.1"
+    env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
+    run = invoke(["--base-url", server, "--max-retries", "0", *args], env)
+    assert run.exit_code == 1, run.stderr
+    assert run.stderr.startswith(f"error: cannot reach {server}: "), run.stderr
+    assert f"(through the proxy {proxy.url} the environment names)" in run.stderr
+    assert len(proxy.reset) == 1
+
+
+def test_the_command_line_says_a_reply_lost_through_the_open_tunnel_is_lost(
+    pki: dict[str, Path], proxy: ConnectProxy, tmp_path: Path
+) -> None:
+    # Once the tunnel is open, a dropped connection may follow the server's act on the
+    # request: a create whose reply the server dropped keeps "lost the reply".
+    drop = FaultRule("drop", 1.0, "after", "POST", "/api/v1/sessions/{session_id}/models")
+    env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
+    with https_emulator(tmp_path, (pki["cert"], pki["key"]), FaultConfig((drop,))) as url:
+        args = ["--base-url", url, "--max-retries", "0", "models", "create", "weaver-tiny"]
+        run = invoke(args, env)
+    assert run.exit_code == 1, run.stderr
+    said = f"error: lost the reply from {url} (the server may have acted): create_model: "
+    assert run.stderr.startswith(said), run.stderr
+    assert proxy.tunnels_to(url) >= 1
+
+
+def test_a_create_retried_after_a_reset_at_the_connect_warns_of_no_lost_reply(
+    server: str, proxy: ConnectProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The attempt reset at the CONNECT counted as one whose reply was lost: "model M was
+    # made after an earlier attempt's reply was lost: ... may have made another model too".
+    def reset_no_more(_seconds: float) -> None:
+        proxy.reset_host = None
+
+    with ServiceClient(server, API_KEY, heartbeat_interval=0, sleep=reset_no_more) as svc:
+        svc.create_training_client("weaver-tiny", seed=3)  # its session's tunnel, kept
+        proxy.reset_host = "127.0.0.1"
+        proxy.close_tunnels()  # the create's attempt needs a new one
+        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+            svc.create_training_client("weaver-tiny", seed=3)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1, said  # the retry's line alone
+    assert re.match(r"POST /api/v1/sessions/\S+/models: connection dropped; retrying", said[0])
+    assert len(proxy.reset) == 1
 
 
 def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(

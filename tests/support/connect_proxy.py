@@ -42,13 +42,17 @@ class ConnectProxy:
         with contextlib.suppress(OSError):  # wakes the accept (a close alone does not)
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
+        self.close_tunnels()
+        self._thread.join(timeout=10)
+
+    def close_tunnels(self) -> None:
+        """Close every connection open, at both ends: a client's next request needs a new one."""
         with self._lock:
-            sockets = list(self._sockets)
+            sockets, self._sockets = self._sockets, []
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-        self._thread.join(timeout=10)
 
     def _keep(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

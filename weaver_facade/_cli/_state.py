@@ -52,7 +52,7 @@ from .. import (
     TrainingClient,
     WeaverError,
 )
-from .._causes import NEVER_REACHED
+from .._causes import never_reached
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
 from .._redact import Secret, replace_key, shown_url
 from .._sigterm import interrupted
@@ -88,8 +88,8 @@ R = TypeVar("R")
 
 def _never_sent(error: APIConnectionError) -> bool:
     """Whether the request failed before it could reach the server (no connection, or
-    a proxy that refused the tunnel)."""
-    return isinstance(error.__cause__, NEVER_REACHED)
+    a proxy that refused or reset it before opening its tunnel)."""
+    return never_reached(error.__cause__)
 
 
 def _may_have_acted(error: APIConnectionError) -> bool:
