@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import httpx
+from httpx._utils import URLPattern, get_environment_proxies
 
 from ._redact import shown_url
 
@@ -121,21 +122,37 @@ def no_retry_helps(error: BaseException) -> bool:
     return certificate_refused(error) or plain_http(error)
 
 
-def environment_proxy(url: str | None = None) -> str | None:
-    """The proxy the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
-    or the system's settings), as httpx reads it: for ``url``, one that ``NO_PROXY``
-    does not exempt it from; else any."""
+def environment_proxy() -> str | None:
+    """A proxy the environment names (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, or
+    the system's settings), if any: whether one is to be reckoned with. Which one a
+    request goes through, if any, is httpx's to say (``proxy_taken``)."""
     proxies = urllib.request.getproxies()
-    if url is None:
-        found = next(filter(None, (proxies.get(s) for s in ("http", "https", "all"))), None)
-    else:
-        parsed = httpx.URL(url)
-        if urllib.request.proxy_bypass(parsed.host):
-            return None
-        found = proxies.get(parsed.scheme) or proxies.get("all")
+    found = next(filter(None, (proxies.get(s) for s in ("http", "https", "all"))), None)
     if not found:
         return None
     return found if "://" in found else f"http://{found}"
+
+
+def proxy_taken(
+    url: httpx.URL | str, client: httpx.Client | httpx.AsyncClient | None = None
+) -> str | None:
+    """The proxy the environment names that a request for ``url`` goes through, as httpx
+    decides (``None``: it connects directly), by its own reading of ``NO_PROXY``, not
+    urllib's: httpx honours an entry's port or scheme (``127.0.0.1:8080``,
+    ``https://host``), and ``.example.com`` spares ``example.com``'s subdomains alone.
+    ``client``, made with ``trust_env`` and no proxy of its own, decides by the transport
+    it mounts for ``url``; without one, the mounts httpx makes of the environment do."""
+    url = httpx.URL(url)
+    if client is not None and client._transport_for_url(url) is client._transport:
+        return None
+    proxies = get_environment_proxies()
+    if not any(proxies.values()):  # none to take: NO_PROXY is not read
+        return None
+    mounts = sorted(
+        ((URLPattern(key), proxy) for key, proxy in proxies.items()),
+        key=lambda mount: mount[0],  # most specific first, as httpx's client keeps them
+    )
+    return next((proxy for pattern, proxy in mounts if pattern.matches(url)), None)
 
 
 def bad_host(url: httpx.URL) -> str | None:

@@ -39,7 +39,6 @@ from ._args import bounded, call_plain, plain_number
 from ._causes import (
     causes,
     certificate_refused,
-    environment_proxy,
     named_proxy,
     plain_http,
     proxy_refusal,
@@ -619,11 +618,12 @@ class Transfer:
             raise self._storage_error(problem)
         if certificate_refused(error):  # nor this
             raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
+        way = route(error)  # the proxy httpx went through, if any
+        proxy = None if way is None else way.proxy
         status = proxy_refusal(error)
         if status is not None and not tunnel_refusal_is_retryable(status):  # nor this (a 403)
-            raise self._storage_error(problem + refused_tunnel(environment_proxy(self.file.url)))
+            raise self._storage_error(problem + refused_tunnel(proxy))
         if plain_http(error) and not replied:  # nor this
-            proxy = environment_proxy(self.file.url)
             if proxy is not None and proxy.startswith("https://"):  # most proxies are plain
                 raise self._storage_error(
                     f"{problem} ({named_proxy(proxy)} may speak plain HTTP: try an http:// "
@@ -632,7 +632,7 @@ class Transfer:
             # Not the facade's hint: the URL is the API's, not the user's to change.
             raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
         through = ""
-        if (way := route(error)) is not None and way.proxy is not None:
+        if way is not None and way.proxy is not None:
             # Whose connection failed, the proxy's or storage's, as an API call's error says.
             through = proxy_words(error, way.proxy, tunnelled=way.tunnelled, refused=False)
         # Its retry is logged in an API call's retry's words.

@@ -37,7 +37,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import httpx
 
-from ._causes import environment_proxy
+from ._causes import environment_proxy, proxy_taken
 from ._redact import shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client, ends
@@ -284,12 +284,10 @@ class StorageHTTP:
 
     def _note_route(self, request: httpx.Request) -> None:
         """httpx's hook as it sends a GET, and each redirect: the proxy it takes, by its
-        own reading of ``NO_PROXY`` (which honours an entry's port or scheme, as urllib's
-        does not), for each host in turn."""
+        own reading of ``NO_PROXY`` (``proxy_taken``), for each host in turn."""
         way, client = request.extensions.get(_ROUTE), self._httpx
         if isinstance(way, Route) and client is not None:
-            direct = client._transport_for_url(request.url) is client._transport
-            proxy = None if direct else environment_proxy(str(request.url))
+            proxy = proxy_taken(request.url, client)
             way.proxy = None if proxy is None else shown_url(proxy)
 
     def abort(self) -> None:

@@ -43,7 +43,7 @@ import httpx
 
 from . import _retry as rules
 from ._args import bounded
-from ._causes import TUNNELLED, bad_host, causes, environment_proxy
+from ._causes import TUNNELLED, bad_host, causes, environment_proxy, proxy_taken
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -608,20 +608,13 @@ class _ThroughClient(Generic[C]):
     not: httpx drops ``Authorization`` on a redirect to another host, but not the API
     key's header, which would go to any host (the facade's own client follows none).
 
-    The user's client is not closed by us: its owner closes it (``owned``: we are).
+    The user's client is not closed by us: its owner closes it (``owned``: we are, and
+    its proxies are the environment's: each request holds the one httpx takes for it).
     """
 
-    def __init__(
-        self,
-        client: C,
-        *,
-        owned: bool = False,
-        proxy: str | None = None,
-        lookups: Lookups | None = None,
-    ) -> None:
+    def __init__(self, client: C, *, owned: bool = False, lookups: Lookups | None = None) -> None:
         self._client: C = client
         self._owned = owned
-        self._proxy = proxy
         self._lookups = lookups  # an owned client's, stopped as it closes (``own_transport``)
 
     def _prepared(self, request: httpx.Request) -> httpx.Request:
@@ -629,8 +622,8 @@ class _ThroughClient(Generic[C]):
         for key, value in self._client.headers.multi_items():
             if key not in request.headers:
                 request.headers[key] = value
-        if self._proxy is not None:
-            request.extensions[PROXIED] = self._proxy
+        if self._owned and (proxy := proxy_taken(request.url, self._client)):
+            request.extensions[PROXIED] = proxy
         return request
 
 
@@ -717,13 +710,14 @@ def _tls_context(trust: tuple[object, ...]) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _proxy_for(url: str | None) -> str | None:
-    """The proxy the environment names for ``url``; a ValueError, which
+def _through_proxy(url: str | None) -> bool:
+    """Whether requests for ``url`` (for any URL, if ``None``) go through a proxy the
+    environment names, as httpx decides (``proxy_taken``); a ValueError, which
     ``environment_settings`` words, for one whose host no name lookup can encode."""
-    proxy = environment_proxy(url)
+    proxy = environment_proxy() if url is None else proxy_taken(url)
     if proxy and (problem := bad_host(httpx.URL(proxy))):
         raise ValueError(f"the proxy's {problem}")
-    return proxy
+    return proxy is not None
 
 
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
@@ -738,9 +732,9 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
 
 def _own_transport(url: str | None) -> httpx.BaseTransport:
     lookups = Lookups()
-    if proxy := _proxy_for(url):
+    if _through_proxy(url):
         client = bound_client(httpx.Client(verify=tls_context()), lookups)
-        return ClientTransport(client, owned=True, proxy=proxy, lookups=lookups)
+        return ClientTransport(client, owned=True, lookups=lookups)
     transport = _OwnTransport(lookups, verify=tls_context())
     bound_by_deadline([transport], lookups)
     return transport
@@ -765,9 +759,8 @@ def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
 
 
 def _own_async_transport(url: str | None) -> httpx.AsyncBaseTransport:
-    if proxy := _proxy_for(url):
-        client = httpx.AsyncClient(verify=tls_context())
-        return AsyncClientTransport(client, owned=True, proxy=proxy)
+    if _through_proxy(url):
+        return AsyncClientTransport(httpx.AsyncClient(verify=tls_context()), owned=True)
     return httpx.AsyncHTTPTransport(verify=tls_context())
 
 

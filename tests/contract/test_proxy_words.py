@@ -13,6 +13,7 @@ import socket
 import pytest
 
 from tests.support.connect_proxy import ConnectProxy
+from tests.support.ports import free_port
 from tests.support.scripted_http import Reply, ScriptedServer
 from weaver_facade.contract._kit import ServerUnreachable, _probe
 
@@ -101,3 +102,36 @@ def test_no_reply_from_a_proxy_is_the_proxy_s_not_the_server_s(
         f"(through the proxy {proxy} the environment names, which took the request: it "
         "may not reach the server; see *_PROXY and NO_PROXY)"
     ), said
+
+
+@pytest.mark.parametrize(
+    ("exempt", "base_url", "proxied"),
+    [
+        ("127.0.0.1:{port}", "http://127.0.0.1:{port}", False),
+        ("https://127.0.0.1", "https://127.0.0.1:{port}", False),
+        (".localhost", "https://localhost:{port}", True),
+    ],
+    ids=["port", "scheme", "subdomains"],
+)
+def test_the_proxy_is_named_where_httpx_went_through_it(
+    no_proxy_settings: pytest.MonkeyPatch, exempt: str, base_url: str, proxied: bool
+) -> None:
+    # The kit named the proxy by urllib's reading of NO_PROXY, where httpx's differs: an
+    # entry's port or scheme (honoured by httpx alone) left "(through the proxy URL the
+    # environment names; see *_PROXY)" on a connection httpx had made directly, and
+    # ".localhost" (which spares localhost itself for urllib alone) no proxy on the 502 of
+    # the proxy httpx went through. The proxy's record says where the request went.
+    port = free_port()
+    with ConnectProxy() as proxy:
+        for scheme in ("HTTP", "HTTPS"):
+            no_proxy_settings.setenv(f"{scheme}_PROXY", proxy.url)
+        no_proxy_settings.setenv("NO_PROXY", exempt.format(port=port))
+        said = _unreachable(base_url.format(port=port))
+    went = proxy.targets + proxy.refused
+    assert went == ([f"localhost:{port}"] if proxied else []), went
+    if proxied:
+        assert said.endswith(
+            f"(the proxy {proxy.url} the environment names could not open the tunnel to the server)"
+        ), said
+    else:
+        assert "proxy" not in said, said

@@ -2667,6 +2667,84 @@ def test_a_storage_connection_httpx_made_directly_names_no_proxy(
         assert "proxy" not in said, said
 
 
+def _hang_up_on(asked: list[bytes]) -> Callable[[socket.socket], None]:
+    """A proxy's connection that keeps the first line of the request it gets in ``asked``,
+    then closes without a reply."""
+
+    def hang_up(conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):
+            asked.append(conn.recv(65536).split(b"\r\n")[0])
+        conn.close()
+
+    return hang_up
+
+
+def _plain_http(asked: list[bytes]) -> Callable[[socket.socket], None]:
+    """A server of plain HTTP that keeps the first bytes it gets (a TLS ClientHello's) in
+    ``asked``, and answers them with a 400, as such a server does."""
+
+    def answer(conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):
+            asked.append(conn.recv(65536)[:1])
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    return answer
+
+
+@pytest.mark.parametrize("way", ["dropped", "tunnel-refused", "plain-http"])
+def test_a_storage_failure_names_the_proxy_where_httpx_went_through_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, way: str
+) -> None:
+    # Whether a storage GET's failure named the proxy, and which, came from urllib's
+    # reading of NO_PROXY, where httpx's differs. ".localhost" spares localhost itself for
+    # urllib alone: a GET httpx sent through the proxy, which dropped it or refused its
+    # tunnel, named no proxy URL ("connection dropped, from storage at ..." alone; "the
+    # proxy the environment names refused the tunnel"). An entry's port, which httpx alone
+    # honours: a plain-HTTP storage host at an https:// URL reached directly was said to be
+    # the https:// proxy URL's fault. Each side's record says where the GET went.
+    clear_proxies(monkeypatch)
+    asked: list[bytes] = []
+    storage = free_port()  # nothing listens, but for "plain-http"
+    with contextlib.ExitStack() as stack:
+        if way == "dropped":
+            port, _ = stack.enter_context(serving(_hang_up_on(asked)))
+            proxy, url = f"http://127.0.0.1:{port}", f"http://localhost:{storage}/a.bin"
+        elif way == "tunnel-refused":
+            tunnels = stack.enter_context(ConnectProxy())
+            tunnels.refuse_host, tunnels.refusals = "localhost", 10
+            proxy, url = tunnels.url, f"https://localhost:{storage}/a.bin"
+        else:
+            storage, _ = stack.enter_context(serving(_plain_http(asked)))
+            proxy, url = f"https://127.0.0.1:{free_port()}", f"https://127.0.0.1:{storage}/a.bin"
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv(
+            "NO_PROXY", f"127.0.0.1:{storage}" if way == "plain-http" else ".localhost"
+        )
+        file = StorageFile(name="a.bin", size=1, sha256=None, url=url)
+        state = Downloads(
+            Descriptor(artifact_id="a-1", kind="hf_adapter", files=(file,)),
+            DownloadSettings(max_failures=1),
+        )
+        with pytest.raises(StorageError) as failed:
+            download_sync(state, tmp_path / "out", refresh=no_refresh, sleep=lambda _: None)
+    said = str(failed.value)
+    if way == "dropped":  # through the proxy: it got the GET
+        assert asked, asked
+        assert set(asked) == {f"GET {url} HTTP/1.1".encode()}, asked
+        assert f"(through the proxy {proxy} the environment names)" in said, said
+    elif way == "tunnel-refused":
+        assert tunnels.refused == [f"CONNECT localhost:{storage} HTTP/1.1"], tunnels.refused
+        assert f"(the proxy {proxy} the environment names refused the tunnel;" in said, said
+    else:  # directly: storage got the ClientHello, and the proxy, which nothing serves, none
+        assert asked == [b"\x16"], asked
+        assert said.endswith("(storage speaks plain HTTP at this https:// URL)"), said
+        assert "proxy" not in said, said
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))

@@ -14,6 +14,8 @@ import pytest
 
 from tests.download.storage import StorageServer
 from tests.support.cli import invoke
+from tests.support.connect_proxy import ConnectProxy
+from tests.support.ports import free_port
 from tests.support.scripted_http import Reply, ScriptedServer
 from tests.support.tls import self_signed
 from weaver_facade import (
@@ -378,3 +380,68 @@ async def test_a_user_client_that_ignores_the_environment_names_no_proxy(
         svc.get_model("m-7")
     assert "ConnectError" in str(failed.value)
     assert "proxy" not in str(failed.value)
+
+
+# NO_PROXY entries that httpx reads otherwise than urllib, and a base URL of the port
+# each test refuses (nothing listens on it): httpx connects directly where an entry has a
+# port or a scheme, which urllib does not honour; ".localhost" spares subdomains of
+# localhost alone for httpx, and localhost itself too for urllib.
+NO_PROXY_READINGS = {
+    "port": ("127.0.0.1:{port}", "http://127.0.0.1:{port}", False),
+    "scheme": ("https://127.0.0.1", "https://127.0.0.1:{port}", False),
+    "subdomains": (".localhost", "https://localhost:{port}", True),
+}
+
+
+@pytest.mark.parametrize("reading", list(NO_PROXY_READINGS))
+@pytest.mark.parametrize(
+    "sender", ["sync", "async", "command-line", "user-client", "user-client-without-env"]
+)
+async def test_a_failed_connection_names_the_proxy_where_httpx_went_through_it(
+    monkeypatch: pytest.MonkeyPatch, reading: str, sender: str
+) -> None:
+    # The facade named the proxy when urllib's reading of NO_PROXY said so: a connect that
+    # httpx had made directly, and that was refused, said "(through the proxy URL the
+    # environment names; see *_PROXY)"; and where httpx goes through the proxy but urllib
+    # exempts the host, the facade's own client went around it. What the proxy received
+    # says where each request went; a user's client names no proxy (its own settings).
+    _no_proxies(monkeypatch)
+    exempt, base, proxied = NO_PROXY_READINGS[reading]
+    port = free_port()
+    base = base.format(port=port)
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", exempt.format(port=port))
+        if sender == "command-line":
+            run = invoke(
+                ["--max-retries", "0", "models", "show", "m-7"],
+                {"WEAVER_BASE_URL": base, "WEAVER_API_KEY": "k"},
+            )
+            assert run.exit_code == 1, run.stderr
+            said = run.stderr
+        elif sender.startswith("user-client"):
+            said = _through_a_user_client(base, trust_env=sender == "user-client")
+        else:
+            said = await _get_model(ServiceClient if sender == "sync" else AsyncServiceClient, base)
+    # Where the request went: the proxy's record of what it received.
+    went = proxy.targets + proxy.refused
+    through = went == [f"localhost:{port}"]
+    assert went in ([], [f"localhost:{port}"]), went
+    assert through == (proxied and sender != "user-client-without-env"), went
+    named = f"the proxy {proxy.url} the environment names" in said
+    assert named == (through and not sender.startswith("user-client")), said
+    if not named:
+        assert "through the" not in said, said
+
+
+def _through_a_user_client(url: str, *, trust_env: bool) -> str:
+    """The message of the APIConnectionError of one ``get_model`` on ``url``, sent with a
+    client of the user's."""
+    with (
+        httpx.Client(trust_env=trust_env) as user,
+        ServiceClient(url, "k", http_client=user, heartbeat_interval=0, max_retries=0) as svc,
+        pytest.raises(APIConnectionError) as failed,
+    ):
+        svc.get_model("m-7")
+    return str(failed.value)

@@ -18,7 +18,13 @@ from weaver_client import limits
 
 from weaver_facade import InvalidArgumentError, ServiceClient
 
-from .._causes import causes, environment_proxy, named_proxy, proxy_refusal, proxy_words
+from .._causes import (
+    causes,
+    named_proxy,
+    proxy_refusal,
+    proxy_taken,
+    proxy_words,
+)
 from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._help import seconds_limit
@@ -244,7 +250,7 @@ def _probe(
                 extensions={"trace": trace},
             )
     except httpx.HTTPError as exc:
-        proxy = environment_proxy(base_url)
+        proxy = proxy_taken(base_url)  # as its client's httpx decided
         if isinstance(exc, httpx.ReadTimeout):
             # A read that timed out was sent on a connection taken: the server's, or, short
             # of a tunnel, a proxy's, which holds the request while it cannot reach it.
