@@ -10,7 +10,6 @@ never served.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import uuid
@@ -18,9 +17,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import safetensors.numpy
 from weaver_client import limits
 
+from . import _tensorfile as tensorfile
 from ._errors import conflict, not_found, unprocessable
 from ._export import ExportSource, export_plan
 from ._render import render_artifact, timestamp
@@ -268,21 +267,15 @@ class Artifacts:
                 try:
                     if current is None or current["status"] != "completed":
                         raise FileNotFoundError(file_name)
-                    digest = hashlib.sha256()
-                    with open(path, "rb") as f:
-                        while chunk := f.read(1024 * 1024):
-                            digest.update(chunk)
-                    tensors = safetensors.numpy.load_file(path)
+                    tensors = tensorfile.load_checked(path, sha)
                 except FileNotFoundError as exc:
                     raise OperationFailure(
                         "checkpoint_unavailable",
                         f"{where} was deleted or expired before it could be exported",
                         "export",
                     ) from exc
-                if digest.hexdigest() != sha:
-                    raise OperationFailure(
-                        "checkpoint_corrupt", "checkpoint file checksum mismatch", "export"
-                    )
+                except ValueError as exc:
+                    raise OperationFailure("checkpoint_corrupt", str(exc), "export") from exc
                 source = ExportSource(
                     ckpt["base_model"], ckpt["training_mode"], ckpt["lora_rank"], tensors
                 )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._base_models import BASE_MODELS, base_weights
+from ._tensorfile import CHUNK_BYTES, Entry, prefix, write_chunks
 
 __all__ = [
     "ADAPTER_MODULE",
@@ -41,7 +41,6 @@ F32 = npt.NDArray[np.float32]
 ADAPTER_MODULE = "lm_head"
 # Hugging Face's default max_shard_size is "5GB".
 DEFAULT_SHARD_SIZE = 5_000_000_000
-_BLOCK_BYTES = 8 * 1024 * 1024
 _SAFETENSORS_METADATA = {"format": "pt"}
 
 
@@ -80,22 +79,13 @@ class _SafetensorsFile:
     tensors: tuple[_Tensor, ...]
 
     def header(self) -> bytes:
-        entries: dict[str, object] = {"__metadata__": _SAFETENSORS_METADATA}
-        offset = 0
-        for t in self.tensors:
-            entries[t.name] = {
-                "dtype": "F32",
-                "shape": [t.rows, t.cols],
-                "data_offsets": [offset, offset + t.nbytes],
-            }
-            offset += t.nbytes
-        raw = json.dumps(entries, separators=(",", ":")).encode()
-        # The format pads the header with spaces to a multiple of 8 bytes.
-        return raw + b" " * (-len(raw) % 8)
+        """The bytes before the tensors': the header's length, then the header."""
+        entries = [Entry(t.name, "F32", (t.rows, t.cols)) for t in self.tensors]
+        return prefix(entries, _SAFETENSORS_METADATA)
 
     @property
     def size(self) -> int:
-        return 8 + len(self.header()) + sum(t.nbytes for t in self.tensors)
+        return len(self.header()) + sum(t.nbytes for t in self.tensors)
 
 
 @dataclass(frozen=True)
@@ -128,18 +118,13 @@ class ExportPlan:
         for shard_no, shard in enumerate(self.shards):
             digest = hashlib.sha256()
             with open(out_dir / shard.name, "wb") as f:
-                header = shard.header()
-                for piece in (struct.pack("<Q", len(header)), header):
-                    f.write(piece)
-                    digest.update(piece)
-                done += 8 + len(header)
+                done += write_chunks(f, shard.header(), digest)
                 for tensor in shard.tensors:
-                    step = max(1, _BLOCK_BYTES // max(tensor.cols * 4, 1))
+                    step = max(1, CHUNK_BYTES // max(tensor.cols * 4, 1))
                     for start in range(0, tensor.rows, step):
                         block = tensor.block(start, min(start + step, tensor.rows))
-                        f.write(block.data)
+                        write_chunks(f, block, digest)
                         f.flush()  # progress counts bytes the file holds
-                        digest.update(block.data)
                         done += block.nbytes
                         progress(shard_no, done)
                         if latency > 0:

@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import safetensors.numpy
 from weaver_client import limits
 
 from .._plural import counted
+from . import _tensorfile as tensorfile
 from ._artifacts import EXPORT_INTERRUPTED, EXPORT_KINDS, Artifacts
 from ._auth import Tenants
 from ._base_models import BASE_MODELS
@@ -963,8 +963,10 @@ class Emulator:
             "lora_rank": str(ckpt["lora_rank"]),
             "optimizer_step": str(step),
         }
-        data = safetensors.numpy.save(tensors, metadata=metadata)
-        return write_atomically(self.store.checkpoint_file(ckpt["file_name"]), data)
+        return write_atomically(
+            self.store.checkpoint_file(ckpt["file_name"]),
+            lambda f: tensorfile.save(f, tensors, metadata),
+        )
 
     def _complete_checkpoint(self, ckpt_id: str, size: int, sha: str) -> dict[str, Any]:
         self.store.execute(
@@ -1069,19 +1071,17 @@ class Emulator:
                 try:
                     if gone:
                         raise FileNotFoundError(file_name)
-                    data = self.store.checkpoint_file(file_name).read_bytes()
+                    tensors = tensorfile.load_checked(self.store.checkpoint_file(file_name), sha)
                 except FileNotFoundError as exc:
                     raise OperationFailure(
                         "checkpoint_unavailable",
                         f"checkpoint {path} was deleted or expired before it could be loaded",
                         "load",
                     ) from exc
-                if hashlib.sha256(data).hexdigest() != sha:
-                    raise OperationFailure(
-                        "checkpoint_corrupt", "checkpoint file checksum mismatch", "load"
-                    )
+                except ValueError as exc:
+                    raise OperationFailure("checkpoint_corrupt", str(exc), "load") from exc
                 try:
-                    trainer.load_tensors(safetensors.numpy.load(data), include_optimizer)
+                    trainer.load_tensors(tensors, include_optimizer)
                 except ValueError as exc:
                     raise OperationFailure("incompatible_checkpoint", str(exc), "load") from exc
                 return Outcome(

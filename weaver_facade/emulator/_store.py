@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -18,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._dest import shown_path
 
@@ -437,21 +436,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(dir_fd)
 
 
-def write_atomically(path: Path, data: bytes) -> tuple[int, str]:
-    """Write ``data`` so that ``path`` holds either nothing or all of it.
+def write_atomically(path: Path, write: Callable[[BinaryIO], tuple[int, str]]) -> tuple[int, str]:
+    """Have ``write`` fill a file that ``path`` then holds either nothing or all of.
 
-    Temp file, fsync, rename, fsync of the directory. Returns (size, sha256).
+    Temp file, fsync, rename, fsync of the directory. Returns what ``write`` returns,
+    (size, sha256).
     """
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as f:
+        written = write(f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
-    return len(data), hashlib.sha256(data).hexdigest()
+    return written
