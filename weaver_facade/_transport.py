@@ -315,7 +315,10 @@ class _Attempts:
             if self._sync:
                 connecting(False)
         elif event.endswith(".send_request_headers.started"):  # the proxy's CONNECT
-            self._request.extensions[TUNNELLED] = False
+            if self._sent:  # a transport of the user's sending it again: it went out before
+                self._request.extensions.pop(TUNNELLED, None)
+            else:
+                self._request.extensions[TUNNELLED] = False
         elif event == "proxy.start_tls.started":
             self._request.extensions[TUNNELLED] = True
 

@@ -11,6 +11,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.cli import API_KEY, invoke
@@ -24,6 +25,7 @@ from weaver_facade import (
     AsyncServiceClient,
     Datum,
     RetryPolicy,
+    RetrySettings,
     ServiceClient,
     StorageError,
     datum_from_tokens,
@@ -552,6 +554,50 @@ def test_a_create_retried_after_a_reset_at_the_connect_warns_of_no_lost_reply(
     assert len(said) == 1, said  # the retry's line alone
     assert re.match(r"POST /api/v1/sessions/\S+/models: connection dropped; retrying", said[0])
     assert len(proxy.reset) == 1
+
+
+class _SendsAgain(httpx.BaseTransport):
+    """A transport of a user's, through ``proxy``, that sends a request again on a new
+    connection when the first send fails, after which the proxy resets every CONNECT."""
+
+    def __init__(self, proxy: ConnectProxy) -> None:
+        self._inner = httpx.HTTPTransport(proxy=proxy.url)
+        self._proxy = proxy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._inner.handle_request(request)
+        except httpx.TransportError:
+            self._proxy.reset_host = "127.0.0.1"
+            return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_request_sent_again_by_your_transport_and_reset_at_the_connect_may_have_acted(
+    pki: dict[str, Path], proxy: ConnectProxy, tmp_path: Path
+) -> None:
+    # The create went out through the tunnel and the server made the model, then dropped
+    # the reply; the user's transport sent it again, and the proxy reset that CONNECT. The
+    # error took it for a request that never reached the server: no note of the model.
+    drop = FaultRule("drop", 1.0, "after", "POST", "/api/v1/sessions/{session_id}/models")
+    once = RetryPolicy(RetrySettings(max_retries=0))
+    with (
+        https_emulator(tmp_path, (pki["cert"], pki["key"]), FaultConfig((drop,))) as url,
+        httpx.Client(transport=_SendsAgain(proxy)) as client,
+    ):
+        svc = ServiceClient(url, API_KEY, heartbeat_interval=0, http_client=client, retry=once)
+        with svc, pytest.raises(APIConnectionError) as failed:
+            svc.create_training_client("weaver-tiny", seed=3)
+        proxy.reset_host = None
+        with ServiceClient(url, API_KEY, heartbeat_interval=0) as other:
+            made = other.list_models()
+    assert len(proxy.reset) == len(made) == 1
+    assert any(
+        note.startswith("no reply came while the request to create a model was on its way: ")
+        for note in failed.value.__notes__
+    ), failed.value.__notes__
 
 
 def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
