@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import attrs
 import httpx
 
-from ._causes import NOT_SENT, causes, never_reached, no_retry_helps
+from ._causes import causes, never_reached, no_retry_helps
 from ._errors import APIConnectionError, APIError, ResponseValidationError
 from ._lazy import wire
 
@@ -234,10 +234,11 @@ tunnel_refusal_is_retryable = storage_status_is_retryable
 
 
 def transport_error_is_retryable(error: Exception, *, replayable: bool) -> bool:
-    """Whether a request that got no reply may be sent again."""
-    if no_retry_helps(error):
+    """Whether a request that got no reply may be sent again: one that never reached the
+    server (a proxy's refusal of the tunnel aside, never retried), or one safe to repeat."""
+    if no_retry_helps(error) or isinstance(error, httpx.ProxyError):
         return False
-    return isinstance(error, NOT_SENT) or (isinstance(error, _MAYBE_SENT_ERRORS) and replayable)
+    return never_reached(error) or (isinstance(error, _MAYBE_SENT_ERRORS) and replayable)
 
 
 def may_have_acted(outcome: object) -> bool:

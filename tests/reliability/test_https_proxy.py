@@ -600,6 +600,41 @@ def test_a_request_sent_again_by_your_transport_and_reset_at_the_connect_may_hav
     ), failed.value.__notes__
 
 
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_delete_reset_at_the_connect_is_sent_again(
+    server: str, proxy: ConnectProxy, kind: type[ServiceClient | AsyncServiceClient]
+) -> None:
+    # README, "What is retried": a request that got no reply "is sent again if it never
+    # left". A DELETE, not safe to repeat, that the proxy reset at its CONNECT was not.
+    sleeps: list[float] = []
+
+    def reset_no_more(seconds: float) -> None:
+        sleeps.append(seconds)
+        proxy.reset_host = None
+
+    async def areset_no_more(seconds: float) -> None:
+        reset_no_more(seconds)
+
+    if kind is ServiceClient:
+        with ServiceClient(server, API_KEY, heartbeat_interval=0, sleep=reset_no_more) as svc:
+            training = svc.create_training_client("weaver-tiny", seed=3)
+            saved = training.save_state("reset-delete")
+            proxy.reset_host = "127.0.0.1"
+            proxy.close_tunnels()  # the DELETE needs a new one
+            deleted = training.delete_checkpoint(saved)
+    else:
+        async with AsyncServiceClient(
+            server, API_KEY, heartbeat_interval=0, sleep=areset_no_more
+        ) as asvc:
+            atraining = await asvc.create_training_client("weaver-tiny", seed=3)
+            saved = await atraining.save_state("reset-delete")
+            proxy.reset_host = "127.0.0.1"
+            proxy.close_tunnels()
+            deleted = await atraining.delete_checkpoint(saved)
+    assert (deleted.id, deleted.status) == (saved.id, "deleted")
+    assert len(proxy.reset) == len(sleeps) == 1
+
+
 def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
     server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
