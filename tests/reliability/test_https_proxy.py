@@ -524,7 +524,8 @@ def test_the_command_line_says_a_reply_lost_through_the_open_tunnel_is_lost(
     pki: dict[str, Path], proxy: ConnectProxy, tmp_path: Path
 ) -> None:
     # Once the tunnel is open, a dropped connection may follow the server's act on the
-    # request: a create whose reply the server dropped keeps "lost the reply".
+    # request: a create whose reply the server dropped keeps "lost the reply". (Its
+    # tunnel, the session's, kept: the next test opens one for the create.)
     drop = FaultRule("drop", 1.0, "after", "POST", "/api/v1/sessions/{session_id}/models")
     env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
     with https_emulator(tmp_path, (pki["cert"], pki["key"]), FaultConfig((drop,))) as url:
@@ -534,6 +535,22 @@ def test_the_command_line_says_a_reply_lost_through_the_open_tunnel_is_lost(
     said = f"error: lost the reply from {url} (the server may have acted): create_model: "
     assert run.stderr.startswith(said), run.stderr
     assert proxy.tunnels_to(url) >= 1
+
+
+def test_a_reply_lost_through_a_tunnel_opened_for_it_is_lost(
+    pki: dict[str, Path], proxy: ConnectProxy, tmp_path: Path
+) -> None:
+    # The retry of a create whose reply the server dropped opens a tunnel of its own (the
+    # drop closed the connection): dropped once that is open, it may have made a model too.
+    drop = FaultRule("drop", 1.0, "after", "POST", "/api/v1/sessions/{session_id}/models")
+    twice = RetryPolicy(RetrySettings(max_retries=1))
+    with https_emulator(tmp_path, (pki["cert"], pki["key"]), FaultConfig((drop,))) as url:
+        svc = ServiceClient(url, API_KEY, heartbeat_interval=0, retry=twice, sleep=lambda _: None)
+        with svc, pytest.raises(APIConnectionError) as failed:
+            svc.create_training_client("weaver-tiny", seed=3)
+    assert proxy.tunnels_to(url) == 2, proxy.targets  # the session's, and the retry's
+    said = "no reply came to 2 attempts while the request to create a model was on its way: "
+    assert any(note.startswith(said) for note in failed.value.__notes__), failed.value.__notes__
 
 
 def test_a_create_retried_after_a_reset_at_the_connect_warns_of_no_lost_reply(
