@@ -14,6 +14,7 @@ import pytest
 
 from tests.contract.drift import Drift
 from tests.contract.support import quick, serve_emulator
+from weaver_facade._causes import TUNNELLED
 from weaver_facade.contract import run_contract_test
 from weaver_facade.contract._artifact_steps import STEP_EXPORT
 from weaver_facade.contract._findings import IDEMPOTENCY_HEADER
@@ -62,6 +63,24 @@ def test_a_request_is_marked_resent_only_after_an_attempt_that_may_have_acted(
         got = http.post("http://server/api/v1/x", headers={IDEMPOTENCY_HEADER: "k"})
     assert got.status_code == 409
     assert bool(got.request.extensions.get(RESENT)) is resent
+
+
+def test_a_request_reset_at_the_proxy_s_connect_is_not_marked_resent() -> None:
+    # The proxy reset the connection before its tunnel opened (``TUNNELLED`` False, as the
+    # facade's trace marks it): nothing reached the server, as for a refused connection.
+    attempts: list[int] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) == 1:
+            request.extensions[TUNNELLED] = False
+            raise httpx.ReadError("reset at the CONNECT", request=request)
+        return httpx.Response(409, json={"error": "conflict"})
+
+    with httpx.Client(transport=lost_replies(httpx.MockTransport(reply))) as http:
+        got = http.post("http://server/api/v1/x", headers={IDEMPOTENCY_HEADER: "k"})
+    assert (got.status_code, len(attempts)) == (409, 2)
+    assert not got.request.extensions.get(RESENT)
 
 
 def test_a_repeated_export_refused_with_409_is_a_finding_though_its_artifact_completes() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from .. import RetryPolicy, RetrySettings, RetryTransport
-from .._causes import NOT_SENT
+from .._causes import never_reached
 from .._socket_deadline import bound_client, current_end, ends
 from ._findings import RETRIES
 
@@ -192,8 +192,8 @@ def patient_client(*, waits: float | None = None, **kwargs: Any) -> httpx.Client
 
 # A request's extension, set once a transport fault after it may have reached the server
 # has it sent again: a 409 that follows may be its own first attempt's work, on a server
-# without Idempotency-Key. A connection that failed to open reached nothing (as for the
-# facade's EarlierAttempt): its retry is no repeat.
+# without Idempotency-Key. A connection that failed to open, or that the proxy reset at its
+# CONNECT, reached nothing (as for the facade's EarlierAttempt): its retry is no repeat.
 RESENT = "weaver_facade.contract.resent"
 
 
@@ -217,7 +217,7 @@ class _TransportFaults(RetryPolicy):
             left = at - time.monotonic()  # at once, in words of a connect that timed out
             remaining = left if remaining is None else min(remaining, left)
         delay = super().retry_delay(request, outcome, attempt, slept=slept, remaining=remaining)
-        if delay is not None and not isinstance(outcome, NOT_SENT):
+        if delay is not None and not never_reached(outcome):
             request.extensions[RESENT] = True
         return delay
 
@@ -227,8 +227,9 @@ _LOST_REPLIES = _TransportFaults(RetrySettings(max_retries=RETRIES))
 
 def lost_replies(inner: httpx.BaseTransport) -> httpx.BaseTransport:
     """``inner``, whose requests are sent again after a transport fault as the facade's
-    are: a request that is safe to repeat (a GET, a PATCH, a POST with an
-    ``Idempotency-Key``) at most ``RETRIES`` times; one that is not, never."""
+    are, at most ``RETRIES`` times: a request that is safe to repeat (a GET, a PATCH, a
+    POST with an ``Idempotency-Key``), and one that is not only if it never reached the
+    server."""
     return RetryTransport(inner, policy=_LOST_REPLIES)
 
 
