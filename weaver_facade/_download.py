@@ -1356,10 +1356,13 @@ class _Shell:
         # or may not search (d-w-: no file can be made in it), lacks writing too, which the
         # download needs as much.
         doing = "read" if os.access(self.dest, os.W_OK | os.X_OK) else "read or write"
-        with _permitted(self.dest, self.dest, doing=doing):
-            fd = os.open(self.dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+        opened: list[int] = []  # filled in C (see ``SyncIO.holding``): a Ctrl-C loses no fd
         waited = False
         try:
+            with _permitted(self.dest, self.dest, doing=doing):
+                opened.extend(map(os.open, [self.dest], [flags]))
+            fd = opened[0]
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1393,7 +1396,8 @@ class _Shell:
                 if self.cancel.wait(_LOCK_POLL if left is None else min(_LOCK_POLL, left)):
                     raise Cancelled
         except BaseException:
-            os.close(fd)
+            if opened:
+                os.close(opened[0])
             raise
 
     def _run(self) -> None:

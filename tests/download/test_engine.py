@@ -2430,7 +2430,14 @@ def test_a_file_system_without_locks_is_warned_of_once_in_a_process(
 
 
 def _folder_free(dest: Path) -> bool:
-    """Whether another download could take ``dest``'s lock now."""
+    """Whether another download could take ``dest``'s lock now, and no fd of this
+    process (the lock's, or one opened to take it) is left open on ``dest``."""
+    opened = []
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # listdir's own, closed since
+            opened.append(os.readlink(f"/proc/self/fd/{name}"))
+    if str(dest) in opened:
+        return False
     fd = os.open(dest, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -2446,8 +2453,9 @@ def test_a_ctrl_c_anywhere_in_a_download_leaves_its_folder_free(
 ) -> None:
     # The folder's lock was taken, then the folder looked at before the block that lets it
     # go: a Ctrl-C there held it until the process ended, and the next download into the
-    # folder waited for it (its whole deadline, or for good). The run of a download of no
-    # file: the lock's taking and giving back are what is interrupted.
+    # folder waited for it (its whole deadline, or for good). One as the folder was opened
+    # to take its lock lost the fd. The run of a download of no file: the lock's taking
+    # and giving back are what is interrupted.
     dest = tmp_path / "out"
 
     def empty() -> Callable[[], None]:
