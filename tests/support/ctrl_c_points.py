@@ -47,6 +47,8 @@ class _CtrlC:
     def __call__(self, frame: FrameType, event: str, arg: object) -> None:
         if event not in ("call", "c_return"):  # Python looks for no signal at the others
             return
+        if frame.f_globals is globals():  # its own: start's setprofile, under cProfile
+            return
         if self.seen == self.at:
             sys.setprofile(None)
             called = f" of {getattr(arg, '__name__', arg)}" if event == "c_return" else ""

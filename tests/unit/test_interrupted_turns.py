@@ -4,6 +4,8 @@ the session's) leaves it free: the next call takes it at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import cProfile
 from collections.abc import Coroutine
 from typing import Any
 
@@ -22,6 +24,19 @@ def _nothing() -> Plan[None]:
 
 def _late(waited: float | None) -> Exception:
     return AssertionError(f"the lock was not free after {waited} s")
+
+
+def test_the_first_point_is_the_calls_also_under_another_profiler() -> None:
+    # With another profiler on (cProfile), the return of the harness's own sys.setprofile
+    # was a point: the first Ctrl-C came before the call had begun.
+    outer = cProfile.Profile()
+    with contextlib.suppress(ValueError):  # the run's own is on: 3.12 takes one at a time
+        outer.enable()
+    try:
+        where = interrupted_at(0, lambda: None, [])
+    finally:
+        outer.disable()
+    assert where.startswith("call in <lambda>"), where
 
 
 def test_a_ctrl_c_anywhere_in_a_models_turn_leaves_it_free() -> None:
