@@ -105,7 +105,14 @@ def every_point(
 ) -> int:
     """Interrupt at each point in turn (``interrupted(at, kept)``: ``interrupted_at``'s
     call) until a run ends without a Ctrl-C; ``free()`` must hold after each, while its
-    Ctrl-C is kept. The number of points."""
+    Ctrl-C is kept. The number of points.
+
+    A first run, not interrupted, makes the call's first-use imports: else its first points
+    were the import system's, where a Ctrl-C may leave the global import lock held (every
+    other thread's import then waits for good), and the runs after the import, shorter,
+    ended the count before the call's last points."""
+    interrupted(sys.maxsize, [])
+    assert free(), "held after a run without a Ctrl-C"
     at = 0
     while True:
         kept: list[BaseException] = []

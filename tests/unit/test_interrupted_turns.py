@@ -3,10 +3,14 @@ the session's) leaves it free: the next call takes it at once."""
 
 from __future__ import annotations
 
+import _imp
 import asyncio
 import contextlib
 import cProfile
+import importlib
+import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +41,34 @@ def test_the_first_point_is_the_calls_also_under_another_profiler() -> None:
     finally:
         outer.disable()
     assert where.startswith("call in <lambda>"), where
+
+
+def _last() -> None:
+    pass
+
+
+def test_every_point_is_the_calls_own_also_when_it_first_imports_a_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call whose first run imports a module (a download's, ThreadPoolExecutor's): its
+    # first points were the import system's, one of which left its global lock held (every
+    # other thread's import then waited for good), and the runs after the import, shorter,
+    # ended the count before the call's own last points.
+    (tmp_path / "first_use.py").write_text("")
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.delitem(sys.modules, "first_use", raising=False)
+    wheres: list[str] = []
+
+    def call() -> None:
+        importlib.import_module("first_use")
+        _last()
+
+    def interrupted(at: int, kept: list[BaseException]) -> str:
+        wheres.append(interrupted_at(at, call, kept))
+        return wheres[-1]
+
+    every_point(interrupted, lambda: not _imp.lock_held())
+    assert any(where.startswith("call in _last") for where in wheres), wheres
 
 
 def test_a_ctrl_c_anywhere_in_a_models_turn_leaves_it_free() -> None:
