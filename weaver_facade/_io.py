@@ -688,11 +688,9 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
     ) -> R:
         """See ``SyncIO.holding``."""
         left = self.time_left()
-        # See there: here an await's result is stored with no look for signals between,
-        # and a cancel comes only where a task waits. asyncio's release is Python: a
-        # Ctrl-C may end it as it starts, or with the lock free but the first call waiting
-        # not yet woken, as it may end that call, woken, before it takes the lock; which
-        # would leave that call, or the next, asleep, and every later one behind it.
+        # See there: here an await's result is stored with no look for signals between, and
+        # a cancel comes only where a task waits. A Ctrl-C inside asyncio's own Lock code is
+        # asyncio's: ``asyncio.run`` makes the first one a cancel.
         taken = False
         try:
             try:
@@ -702,14 +700,8 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
                 raise late(left) from None
             return await run()
         finally:
-            try:
-                if taken:
-                    lock.release()
-            finally:
-                if taken and lock.locked():
-                    lock.release()
-                elif not lock.locked():  # as asyncio does for a waiter cancelled as woken
-                    lock._wake_up_first()  # type: ignore[attr-defined]
+            if taken:
+                lock.release()
 
     async def send(self, call: Call[M], options: CallOptions | None = None) -> M:
         """See ``SyncIO.send``."""

@@ -10,10 +10,13 @@ while the test looks at what it left, as a REPL or a notebook keeps it
 
 from __future__ import annotations
 
+import asyncio.locks
 import sys
 from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any
+
+_ASYNCIO_LOCKS = asyncio.locks.__file__
 
 
 class _CtrlC:
@@ -47,6 +50,8 @@ class _CtrlC:
     def __call__(self, frame: FrameType, event: str, arg: object) -> None:
         if event not in ("call", "c_return"):  # Python looks for no signal at the others
             return
+        if frame.f_code.co_filename == _ASYNCIO_LOCKS:
+            return  # asyncio's own: under ``asyncio.run``, a first Ctrl-C is a cancel
         if frame.f_globals is globals():  # its own: start's setprofile, under cProfile
             return
         if self.seen == self.at:

@@ -4,7 +4,6 @@ the session's) leaves it free: the next call takes it at once."""
 from __future__ import annotations
 
 import _imp
-import asyncio
 import contextlib
 import cProfile
 import importlib
@@ -128,49 +127,3 @@ async def test_a_ctrl_c_anywhere_in_the_async_sessions_lock_leaves_it_free() -> 
             lambda at, kept: ainterrupted_at(at, ensure, kept), lambda: not svc._lock.locked()
         )
         await svc.create_training_client("weaver-tiny")
-
-
-async def _nothing_async() -> None:
-    pass
-
-
-@pytest.mark.parametrize("interrupted", [0, 1], ids=["giving-back", "taking"])
-async def test_a_ctrl_c_as_an_async_turn_passes_on_wakes_the_call_waiting_for_it(
-    interrupted: int,
-) -> None:
-    # asyncio's release lets the lock go, then wakes the first call waiting, which takes
-    # it as it runs. A Ctrl-C between (as release began to wake it, or as the woken call
-    # was taking it) left the lock free but that call, or the next, asleep, and every
-    # later call queued behind it: each waited out its whole timeout (for good without).
-    loop = asyncio.get_running_loop()
-    async with async_service(FakeWeaver()) as svc:
-        io = svc._io
-        after: list[Any] = []  # the lock, the calls after the interrupted one, the next's wait
-
-        def turns_at(at: int, kept: list[BaseException]) -> str:
-            lock, gate = io.lock(), loop.create_future()
-
-            async def held() -> None:
-                await gate
-
-            turns = [io.holding(lock, _late, run) for run in (held, _nothing_async, _nothing_async)]
-            waits = [turn.send(None) for turn in turns]  # the first holds it; two wait
-            gate.set_result(None)
-            for turn in turns[:interrupted]:
-                with pytest.raises(StopIteration):
-                    turn.send(None)
-            after[:] = [lock, turns[interrupted + 1 :], waits[interrupted + 1]]
-            return ainterrupted_at(at, lambda: turns[interrupted], kept)
-
-        def passed_on() -> bool:
-            lock, rest, woken = after
-            if not woken.done():
-                for turn in rest:
-                    turn.close()
-                return False
-            for turn in rest:
-                with pytest.raises(StopIteration):
-                    turn.send(None)
-            return not lock.locked()
-
-        assert every_point(turns_at, passed_on) > 5
