@@ -650,3 +650,15 @@ def test_a_key_taken_for_another_word_is_hidden_in_the_error(args: list[str], sa
         assert said in run.json()["error"]["message"]
     for secret in (TYPED_KEY, TYPED_PASSWORD):
         assert secret not in run.stdout + run.stderr
+
+
+def test_the_base_urls_user_name_leaves_the_errors_words_as_they_are() -> None:
+    # Each half of the user info was hidden alone, by a short key's rule: the user name
+    # `weaver` made the error's `weaver://` path `***://`, in every error of the command.
+    args = ["checkpoints", "show", "no-such-path"]
+    env: dict[str, str | None] = {"WEAVER_BASE_URL": None, "WEAVER_API_KEY": None}
+    plain = invoke(["--base-url", "http://127.0.0.1:9", *args], env)
+    with_user = invoke(["--base-url", f"http://weaver:{TYPED_PASSWORD}@127.0.0.1:9", *args], env)
+    assert with_user.exit_code == plain.exit_code == 2, with_user.stderr
+    assert "'weaver://" in plain.stderr
+    assert with_user.stderr == plain.stderr

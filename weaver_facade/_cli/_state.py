@@ -154,7 +154,11 @@ _GIVEN_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar
 
 def _secrets_in(words: Sequence[str]) -> list[str]:
     """The word after each ``--api-key`` (or its ``=`` value), and the user info of the
-    word after each ``--base-url`` and either half of it, longest first."""
+    word after each ``--base-url``, longest first.
+
+    The user info whole: an error quotes the word it is in whole, and the client hides
+    either half of what a server echoes. A half alone, short, hid the command's own words
+    where it stands alone (the user name ``weaver`` in ``weaver://``)."""
     found: list[str] = []
     for i, word in enumerate(words):
         name, equals, value = word.partition("=")
@@ -167,7 +171,7 @@ def _secrets_in(words: Sequence[str]) -> list[str]:
         elif name == "--base-url":
             # By hand: urlsplit refuses some (`http://[::1`), which a message may quote.
             user_info = re.split(r"[/?#]", value.partition("://")[2])[0].rpartition("@")[0]
-            found += [user_info, *user_info.split(":", 1)]
+            found.append(user_info)
     return sorted({secret for secret in found if secret}, key=len, reverse=True)
 
 
