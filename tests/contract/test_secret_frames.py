@@ -36,6 +36,9 @@ USER_TESTS = """
 
     def test_no_spec():
         run_contract_test(settings(os.environ["KIT_SERVER"], spec_file=Path("no-such.yaml")))
+
+    def test_refused_url():  # by the facade's client, whose frames held it and the key
+        run_contract_test(settings(os.environ["KIT_SERVER"] + ":no-port"))
 """
 # A Ctrl-C in the lifecycle: pytest stops the run, and --full-trace shows its traceback.
 INTERRUPTED_TEST = """
@@ -86,8 +89,8 @@ def test_the_kits_errors_show_no_secret_in_a_pytest_traceback(
     # locals: the kit's, behind run_contract_test, held the key and the URL as given
     # (`api_key = 'sk-...'`, `base_url = 'http://weaver:pw-...@...'`).
     shown = pytest_run(USER_TESTS, tmp_path, options)
-    assert "3 failed" in shown, shown
-    for error in ("ServerUnreachable", "UnknownBaseModel", "UnusableSpec"):
+    assert "4 failed" in shown, shown
+    for error in ("ServerUnreachable", "UnknownBaseModel", "UnusableSpec", "InvalidArgumentError"):
         assert error in shown, shown
     assert "settings = ContractSettings(base_url='http://***@" in shown  # the frames are there
     for secret in (KEY, PASSWORD, BASIC):
