@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 
 import pytest
 
 from tests.support.ports import free_port
+from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
 from weaver_facade.emulator import run_emulator
 
 KEY = "sk-kit-frames-5d1e8a3c7f2b9046"
@@ -104,3 +106,29 @@ def test_a_ctrl_c_in_the_run_shows_no_secret_in_a_full_pytest_traceback(tmp_path
     assert "settings = ContractSettings(base_url='http://***@" in shown
     for secret in (KEY, PASSWORD, BASIC):
         assert secret not in shown
+
+
+def test_an_error_its_caller_was_handling_keeps_its_frames() -> None:
+    # Raised while the caller handled an error of its own (in an `except` or `finally`
+    # block), the kit's error has that one behind it: its traceback, the caller's frames
+    # where its own bug was, went with the kit's.
+    def callers_bug() -> None:
+        raise LookupError("the caller's own")
+
+    try:
+        callers_bug()
+    except LookupError as handled:
+        mine: BaseException = handled
+        before = traceback.format_tb(mine.__traceback__)
+        with pytest.raises(ServerUnreachable) as raised:
+            run_contract_test(ContractSettings(base_url=f"http://127.0.0.1:{free_port()}"))
+    kits: list[BaseException] = []
+    behind = raised.value.__cause__ or raised.value.__context__
+    while behind is not None and behind is not mine:
+        kits.append(behind)
+        behind = behind.__cause__ or behind.__context__
+    assert behind is mine
+    assert "callers_bug" in "".join(before)
+    assert traceback.format_tb(mine.__traceback__) == before
+    assert kits  # the kit's own, behind its error, still without their frames
+    assert all(each.__traceback__ is None for each in kits)

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -433,6 +434,7 @@ def run_contract_test(
 
     The others, and a ``KeyboardInterrupt``, come without the kit's frames behind this one.
     """
+    callers = sys.exception()  # one the caller is handling, behind the kit's: its own frames
     try:
         return run_named(settings, progress, PYTHON_NAMES)
     except (
@@ -446,6 +448,8 @@ def run_contract_test(
         # URL in their arguments, which pytest shows, and locals (-l, rich, an error
         # tracker): its words say what happened without them.
         for each in causes(exc):
+            if each is callers:
+                break
             each.__traceback__ = None
         raise exc  # from this frame, whose arguments hold the settings, shown hidden
 
