@@ -93,6 +93,7 @@ from ._models import (
     NewModel,
     base_model_pager,
     check_base_model,
+    how_to_end,
     model_info_from_wire,
     model_listing,
     model_pager,
@@ -637,7 +638,7 @@ class _ServiceBase(HasOptions):
         if closing:
             if not terminated:
                 warn_naming_calls(models_left(model.id, 1), left_running=True)
-            fate = "terminated by the close" if terminated else "left running"
+            fate = "terminated by the close" if terminated else f"left running ({how_to_end(1)})"
             raise ClientClosedError(
                 f"create_model: the Weaver client was closed while model {model.id} was "
                 f"being created; it is {fate}"
@@ -964,7 +965,10 @@ class ServiceClient(_ServiceBase):
             try:
                 if not self._io.closed:
                     try:
-                        with self._io.closing(self._close_within()) as closer:
+                        with (
+                            self._created.running_close(),
+                            self._io.closing(self._close_within()) as closer,
+                        ):
                             for ended, thread in list(self._creating.items()):
                                 # Not one of this thread's (a close from a signal handler):
                                 # it cannot end before the close does.
@@ -1446,7 +1450,10 @@ class AsyncServiceClient(_ServiceBase):
                     await asyncio.wait({self._heartbeat})
                     self._heartbeat = None
                 if not self._io.closed:
-                    with self._io.closing(self._close_within()) as closer:
+                    with (
+                        self._created.running_close(),
+                        self._io.closing(self._close_within()) as closer,
+                    ):
                         if creates := set(self._creating):
                             # One deadline for all of closing: these replies, then the terminates.
                             await asyncio.wait(creates, timeout=closer.time_left())

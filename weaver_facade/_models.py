@@ -371,9 +371,12 @@ class CreatedModels:
         self._terminated: set[str] = set()
         self._unclaimed: set[str] = set()
         # How the last close that left models running was cut short, if one was, and the
-        # models its WARNING named: ``never_closed`` names no model twice.
+        # models a WARNING named as left running: ``never_closed`` names no model twice.
         self._cut_short: str | None = None
         self._named: set[str] = set()
+        # Whether a close runs ("running") or has ended ("ended"), also cut short, once
+        # one began (``running_close``): the models added once it ended are left running.
+        self._close: str | None = None
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
         # thread adds its model while a close walks them. Reentrant: a close from a
         # signal handler may run while this thread holds it.
@@ -392,7 +395,9 @@ class CreatedModels:
         will terminate it. An ``unclaimed`` one (its create was interrupted, or answered
         once the client began closing, so its caller never got it) is, whatever kept it.
         ``closing`` is asked under the lock the close's walk takes: a close that began
-        after it finds the model, one that began before is told of, even once it ended."""
+        after it finds the model, one that began before is told of, even once it ended.
+        Once that close ended (cut short, or past its last model), the model is left
+        running, which its create says, naming it: the exit's message does not again."""
         with self._lock:
             closed = closing()
             unclaimed = unclaimed or closed
@@ -401,7 +406,10 @@ class CreatedModels:
                 self._unclaimed.add(model_id)
             if unclaimed or (self.terminate_on_close and not keep):
                 self._ids[model_id] = None
-            return closed, model_id in self._ids and not self.sealed
+            ended = closed and self._close == "ended"
+            if ended:
+                self._named.add(model_id)
+            return closed, model_id in self._ids and not self.sealed and not ended
 
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or
@@ -419,7 +427,7 @@ class CreatedModels:
             if sealed:
                 warn_naming_calls(
                     f"{why}: model {model_id} is left running (the client is closed; "
-                    f"{_how_to_end(1)})",
+                    f"{how_to_end(1)})",
                     left_running=True,
                 )
             else:
@@ -443,6 +451,18 @@ class CreatedModels:
         """The models a close would terminate now."""
         with self._lock:
             return tuple(self._ids)
+
+    @contextlib.contextmanager
+    def running_close(self) -> Iterator[None]:
+        """Around a close's wait for the creates on their way and its terminates, which
+        take the models those creates add (``add``)."""
+        with self._lock:
+            self._close = "running"
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._close = "ended"
 
     @contextlib.contextmanager
     def closing_block(
@@ -521,7 +541,7 @@ class CreatedModels:
         else:
             message = (
                 f"{client} whose close was {self._cut_short} leaves {_models(left)} "
-                f"running on the server ({_how_to_end(len(left))})"
+                f"running on the server ({how_to_end(len(left))})"
             )
         warn_naming_calls(message, left_running=True)
         warnings.warn(message, ResourceWarning, stacklevel=1, source=self)
@@ -607,7 +627,7 @@ def models_left(named: str, known: int, unknown: int = 0) -> str:
     """The WARNING's words for the models ``named`` left running, ``known`` by id and those
     of ``unknown`` creates whose reply never came, and how to end them (the command line
     shows its own commands)."""
-    how = _how_to_end(known + unknown)
+    how = how_to_end(known + unknown)
     if unknown:
         ids = "the id" if unknown == 1 else "the ids"
         how = (
@@ -617,7 +637,7 @@ def models_left(named: str, known: int, unknown: int = 0) -> str:
     return f"models left running: {named} ({how})"
 
 
-def _how_to_end(count: int) -> str:
+def how_to_end(count: int) -> str:
     return f"end {'it' if count == 1 else 'them'} with terminate_model()"
 
 

@@ -365,6 +365,76 @@ async def test_an_aclose_waits_for_a_create_on_its_way_in_another_task(
     assert held.attempts == 1  # a create after the close sends nothing
 
 
+def _left_running_by_the_cut_close(
+    served: Served, error: BaseException | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server says that the one model it made runs on, and the create raised, saying
+    so and how to end it, as a WARNING does, naming it."""
+    [(model_id, status)] = served.statuses().items()
+    assert status == "active"
+    assert isinstance(error, ClientClosedError), error
+    assert str(error).endswith(
+        f"model {model_id} was being created; it is left running (end it with terminate_model())"
+    )
+    assert f"models left running: {model_id} (end it with terminate_model())" in caplog.messages
+
+
+def test_a_create_answered_once_a_ctrl_c_cut_the_close_short_is_left_running(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The close that waited for the create's reply was cut short by a Ctrl-C: the reply
+    # came once it had ended, and the create said its model "is terminated by the close",
+    # which nothing did, with no WARNING naming it.
+    held = served.held
+    service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    ended: list[BaseException | None] = []
+
+    def create() -> None:
+        try:
+            service.create_training_client(BASE_MODEL)
+            ended.append(None)
+        except Exception as exc:
+            ended.append(exc)
+
+    def interrupt() -> None:
+        while not service._io.wakeup.closing:  # the close began: it waits for the create
+            time.sleep(0.01)
+        ctrl_c()
+
+    creating = threading.Thread(target=create)
+    creating.start()
+    assert held.made.wait(5)
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        service.close()
+    held.release.set()
+    creating.join(10)
+    _left_running_by_the_cut_close(served, ended[0], caplog)
+
+
+async def test_a_create_answered_once_a_cancel_cut_the_aclose_short_is_left_running(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = served.held
+    service = AsyncServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
+    creating = asyncio.create_task(service.create_training_client(BASE_MODEL))
+    assert await asyncio.to_thread(held.made.wait, 5)
+    closing = asyncio.create_task(service.aclose())
+    for _ in range(1000):
+        if service._io.wakeup.closing:
+            break
+        await asyncio.sleep(0.01)
+    assert service._io.wakeup.closing  # the close began: it waits for the create
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    held.release.set()
+    await asyncio.wait({creating}, timeout=10)
+    _left_running_by_the_cut_close(served, creating.exception(), caplog)
+    await service.aclose()  # as the cancelled close said: close again
+    assert list(served.statuses().values()) == ["terminated"]
+
+
 # Two threads of a pool wait for a forward-backward that runs for ten minutes; the main
 # thread, in the README's `with` statement, waits for them when Ctrl-C comes.
 POOL_SCRIPT = """
