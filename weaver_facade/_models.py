@@ -413,18 +413,20 @@ class CreatedModels:
 
     def unclaimed(self, model_ids: list[str], why: str) -> None:
         """Models created for a caller that never got them (a resume whose load failed or
-        was interrupted): a close terminates them, whatever kept them; after the close
-        has run, the log says that those it did not terminate are left running."""
+        was interrupted): a close terminates them, whatever kept them; after a close has
+        run, also cut short, the log says that those it did not terminate are left
+        running (one cut short leaves them for the next close, as those it named)."""
         for model_id in model_ids:
             with self._lock:
                 self._unclaimed.add(model_id)
                 # Not kept: the close terminates it, or (in another thread) already did.
                 if model_id in self._ids or model_id in self._terminated:
                     continue
-                sealed = self.sealed  # the close has run: none is left to terminate it
-                if not sealed:
+                if not self.sealed:  # else the close has run: none is left to terminate it
                     self._ids[model_id] = None
-            if sealed:
+                if left := self.sealed or self._close == "ended":
+                    self._named.add(model_id)
+            if left:
                 warn_naming_calls(
                     f"{why}: model {model_id} is left running (the client is closed; "
                     f"{how_to_end(1)})",

@@ -1392,6 +1392,60 @@ async def test_a_kept_resume_cut_by_a_finished_close_says_it_is_left_running(
     ) in caplog.text
 
 
+class _HeldTwice(httpx.AsyncBaseTransport):
+    """``fake`` behind an async transport that holds the requests to each of ``paths``
+    until its ``release`` is set; its ``reached`` is set when the first arrives."""
+
+    def __init__(self, fake: FakeWeaver, *paths: str) -> None:
+        self._fake = fake
+        self.reached = {path: asyncio.Event() for path in paths}
+        self.release = {path: asyncio.Event() for path in paths}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        path = request.url.path
+        if path in self.release and not self.release[path].is_set():
+            self.reached[path].set()
+            await self.release[path].wait()
+        return self._fake(request)
+
+
+async def test_a_kept_resume_cut_by_a_cancelled_close_says_it_is_left_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The close, cancelled as it terminated another model, had ended when the load
+    # failed: the log said the model "is terminated on close", which no close would do.
+    fake = source({**WIRE_ONLY, "training_mode": "lora", "lora_config": {"rank": 16}})
+    made = [{**WIRE_ONLY, "id": f"m-{n}", "training_mode": "lora"} for n in (1, 2)]
+    fake.script("POST", "/api/v1/sessions/s-1/models", *[json_reply(201, m) for m in made])
+    load, terminate = f"{MODELS}/m-2/load", f"{MODELS}/m-1/terminate"
+    held = _HeldTwice(fake, load, terminate)
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    await svc.create_training_client("weaver-tiny")
+    resuming = asyncio.create_task(
+        svc.create_training_client_from_state("weaver://m-w/checkpoints/c1", keep=True)
+    )
+    await held.reached[load].wait()
+    closing = asyncio.create_task(svc.aclose())
+    await held.reached[terminate].wait()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    held.release[load].set()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(ClientClosedError):
+        await resuming
+    assert fake.terminated == []
+    assert "terminated on close" not in caplog.text
+    assert (
+        "model m-2 is left running (the client is closed; end it with terminate_model())"
+    ) in caplog.text
+    held.release[terminate].set()
+    await svc.aclose()  # as the cancelled close said: close again
+    await http.aclose()
+    assert fake.terminated == ["m-1", "m-2"]
+
+
 def test_a_resume_whose_model_a_close_in_another_thread_terminated_is_not_left_running(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
