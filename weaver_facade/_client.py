@@ -976,9 +976,10 @@ class ServiceClient(_ServiceBase):
                                     ended.wait(closer.time_left())
                             closer.run(self._created.terminate())
                     except KeyboardInterrupt:
-                        # A Ctrl-C during the terminates: name the models left, as a
-                        # cancelled aclose() does.
-                        self._created.left_running(interrupted=True)
+                        # A Ctrl-C during the terminates, or the wait for the creates on
+                        # their way: name the models left, as a cancelled aclose() does.
+                        creating = sum(not ended.is_set() for ended in list(self._creating))
+                        self._created.left_running(interrupted=True, creating=creating)
                         raise
                 self._io.close()
             finally:
