@@ -9,7 +9,6 @@ re-attach to operations by id.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import itertools
@@ -109,7 +108,7 @@ from ._operations import (
     ProgressCallback,
 )
 from ._plans import Call, Exclusive, Plan, adrive, drive
-from ._redact import Secret, shown_url
+from ._redact import Secret, basic, shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._steps import StepsByModel
@@ -264,13 +263,8 @@ class _Credentials(httpx.Auth):
 
     def __init__(self, base_url: Secret, key: Secret | None) -> None:
         self._key = key
-        # httpx sends a URL's user info so too (UTF-8; an empty one, ``http://:@host``, is
-        # none), but then logs and shows every request's URL with the password in it.
-        url = httpx.URL(base_url.reveal())
-        self._basic = None
-        if url.username or url.password:
-            pair = f"{url.username}:{url.password}".encode()
-            self._basic = Secret(f"Basic {base64.b64encode(pair).decode()}")
+        authorization = basic(httpx.URL(base_url.reveal()))
+        self._basic = None if authorization is None else Secret(authorization)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._key is not None:

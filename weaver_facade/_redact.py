@@ -203,6 +203,15 @@ def credentials(authorization: str | None) -> list[str]:
     return found
 
 
+def basic(url: httpx.URL) -> str | None:
+    """The ``Authorization`` value of ``url``'s user info, as httpx makes it (UTF-8), or
+    None: an empty one (``http://:@host``) is none. Sent so, not in the URL, which httpx
+    logs (``HTTP Request: GET http://user:password@host/...``) and shows."""
+    if not (url.username or url.password):
+        return None
+    return "Basic " + base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+
+
 def shown_url(url: str | httpx.URL) -> str:
     """``url`` for reprs, messages and logs, its user info (``user:password@``) shown as
     ``***@``: httpx sends it as Basic auth, and either half may be the secret (a lone

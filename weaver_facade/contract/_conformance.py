@@ -39,6 +39,7 @@ from .._plural import counted
 from .._sigterm import interrupted
 from .._socket_deadline import bound_client, ends
 from .._spec_schema import SCHEMA_REF
+from ._clients import kit_client
 from ._ends import Ends, bound_session
 from ._findings import (
     AVAILABILITY,
@@ -775,7 +776,7 @@ def auth_refused(
     headers = {API_KEY_HEADER: api_key} if api_key else {}
     statuses = set()
     ends_at = time.monotonic() + 15.0
-    client = bound_client(httpx.Client(base_url=base_url, headers=headers, timeout=15.0))
+    client = bound_client(kit_client(base_url=base_url, headers=headers, timeout=15.0))
     with client, ends(ends_at if until is None else min(ends_at, until)):
         for label, path in _AUTH_PROBES:
             try:
@@ -1015,7 +1016,7 @@ def run_conformance(
         stopping.join()
         patient.ends.close()
         headers = {API_KEY_HEADER: api_key} if api_key else {}
-        with httpx.Client(
+        with kit_client(
             transport=sending_transport(), base_url=base_url, headers=headers, timeout=15.0
         ) as client:
             outcome.left = ownership.clean_up(client)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import datetime
@@ -30,9 +29,10 @@ from .._extensions import CHECKPOINT_BY_ID, restrict_fields, restrict_spec
 from .._extras import check_extra
 from .._help import seconds_limit
 from .._plural import counted
-from .._redact import credentials, replace_key, shown_url
+from .._redact import basic, credentials, replace_key, shown_url
 from .._socket_deadline import bound_client, ends
 from .._spec_schema import spec_path
+from ._clients import kit_client
 from ._conformance import ConformanceOutcome, auth_refused, missing_auth, run_conformance
 from ._extensions import ExtensionProbe, probe_extensions
 from ._findings import (
@@ -352,7 +352,7 @@ def _client_within(headers: dict[str, str], seconds: float) -> Iterator[httpx.Cl
     """A client whose requests, their replies read, all end within ``seconds`` from now
     (and by an end its caller set): httpx's timeouts bound each wait for bytes alone."""
     with (
-        bound_client(httpx.Client(headers=headers, timeout=seconds)) as client,
+        bound_client(kit_client(headers=headers, timeout=seconds)) as client,
         ends(time.monotonic() + seconds),
     ):
         yield client
@@ -630,8 +630,7 @@ def _url_secrets(base_url: str) -> list[str]:
     url = httpx.URL(base_url)
     if not url.userinfo:
         return []
-    basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
-    return [url.userinfo.decode("ascii"), *credentials(f"Basic {basic}")]
+    return [url.userinfo.decode("ascii"), *credentials(basic(url))]
 
 
 def _hidden(text: str, secrets: list[str]) -> str:

@@ -44,6 +44,7 @@ from .. import (
 from .._plural import counted
 from .._storage_errors import hide_signature
 from ._artifact_steps import ARTIFACT_STEPS, LONG_POLL, ArtifactSteps
+from ._clients import kit_client
 from ._findings import (
     API_KEY_HEADER,
     AVAILABILITY,
@@ -343,12 +344,12 @@ class Scenario:
         # The facade's client: the facade retries by itself. Its requests and waits are
         # held to the clean-up's budget during it, for the facade's close.
         self.bound = SweepBound(WatchingTransport(self.watcher))
-        self.http = httpx.Client(transport=self.bound, timeout=httpx.Timeout(30.0))
+        self.http = kit_client(transport=self.bound, timeout=httpx.Timeout(30.0))
         # The kit's own requests, tried again while the server asks to try later (the
         # watcher sees the last reply only) and after a reply lost on the way, all within
         # their time.
         watched = lost_replies(WatchingTransport(self.watcher, PatientHTTPTransport()))
-        self.raw = httpx.Client(
+        self.raw = kit_client(
             transport=Within(watched, settings.request_time),
             timeout=httpx.Timeout(30.0),
         )

@@ -24,6 +24,7 @@ import httpx
 from .. import RetryPolicy, RetrySettings, RetryTransport
 from .._causes import never_reached
 from .._socket_deadline import bound_client, current_end, ends
+from ._clients import kit_client
 from ._findings import RETRIES
 
 __all__ = [
@@ -50,7 +51,7 @@ class _ThroughClient(httpx.BaseTransport):
     timeouts bound each wait for bytes, not a reply sent a byte at a time."""
 
     def __init__(self) -> None:
-        self._client = bound_client(httpx.Client())
+        self._client = bound_client(kit_client())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return self._client.send(request, stream=True)
@@ -187,7 +188,7 @@ def copy_with(
 def patient_client(*, waits: float | None = None, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` (``kwargs`` as for it) whose requests are tried again while
     the server asks to try later, each waiting ``waits`` seconds in all at most."""
-    return httpx.Client(transport=PatientHTTPTransport(waits=waits), **kwargs)
+    return kit_client(transport=PatientHTTPTransport(waits=waits), **kwargs)
 
 
 # A request's extension, set once a transport fault after it may have reached the server
@@ -267,4 +268,4 @@ def api_client(*, within: float, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` (``kwargs`` as for it) for the kit's own API requests: tried
     again while the server asks to try later, and after a reply lost on the way, each
     request ending ``within`` seconds, retries included."""
-    return httpx.Client(transport=Within(lost_replies(PatientHTTPTransport()), within), **kwargs)
+    return kit_client(transport=Within(lost_replies(PatientHTTPTransport()), within), **kwargs)
