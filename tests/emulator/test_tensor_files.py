@@ -131,6 +131,8 @@ _MALFORMED = {
     "header past the end": (struct.pack("<Q", 100) + b"{}", "does not fit the file"),
     "header not JSON": (struct.pack("<Q", 5) + b"{nope", "not JSON"),
     "header a list": (struct.pack("<Q", 2) + b"[]", "not a JSON object"),
+    # Deeper than json's parser goes: its RecursionError is no ValueError.
+    "header nested too deep": (struct.pack("<Q", 10**6) + b"[" * 500_000 + b"]" * 500_000, "JSON"),
     "unknown dtype": (_file({"a": {**_F32, "dtype": "F99"}}, bytes(8)), "no dtype F99"),
     "shape not numbers": (_file({"a": {**_F32, "shape": ["2"]}}, bytes(8)), "whole numbers"),
     "no offsets": (_file({"a": {"dtype": "F32", "shape": [2]}}, bytes(8)), "data_offsets"),
@@ -260,12 +262,13 @@ async def test_the_emulator_moves_no_more_than_a_chunk_at_a_time(
     assert max(m for s in spies for m in s.moved) > CHUNK_BYTES // 2
 
 
-@pytest.mark.parametrize("damage", ["flipped", "truncated"])
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "nested"])
 async def test_a_damaged_checkpoint_is_corrupt_to_a_load_and_an_export(
     api: Api, data_dir: Path, damage: str
 ) -> None:
-    """A checkpoint file damaged on disk (a byte changed, or cut short) fails a load and an
-    export with `checkpoint_corrupt`: an export of a file cut short failed `internal`."""
+    """A checkpoint file damaged on disk (a byte changed, cut short, or a header nested
+    deeper than json parses) fails a load and an export with `checkpoint_corrupt`, where
+    an export of a file cut short, and both of the nested header, failed `internal`."""
     model_id = await api.model()
     await api.step(model_id, batch())
     ckpt = await api.save(model_id, "weight_and_optimizer")
@@ -273,8 +276,10 @@ async def test_a_damaged_checkpoint_is_corrupt_to_a_load_and_an_export(
     data = bytearray(path.read_bytes())
     if damage == "flipped":
         data[-1] ^= 1
-    else:
+    elif damage == "truncated":
         del data[-1]
+    else:
+        data[:] = _MALFORMED["header nested too deep"][0]
     path.write_bytes(bytes(data))
     load = await api.ok(
         "POST",

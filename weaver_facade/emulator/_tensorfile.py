@@ -139,7 +139,7 @@ def load(f: io.BufferedIOBase) -> tuple[dict[str, npt.NDArray[Any]], str]:
     _read(f, memoryview(raw), digest)
     try:
         header = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested past the parser's depth
         raise ValueError(f"the header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise ValueError("the header is not a JSON object")
