@@ -134,25 +134,42 @@ def environment_proxy() -> str | None:
     return found if "://" in found else f"http://{found}"
 
 
+# The proxies the environment names as httpx mounts them for a client with ``trust_env``:
+# each pattern's proxy (``None``: a ``NO_PROXY`` entry's, direct), most specific first.
+ProxyMounts = tuple[tuple[URLPattern, str | None], ...]
+
+
+def environment_mounts() -> ProxyMounts:
+    """The environment's ``ProxyMounts``, read now: none when it names no proxy
+    (``NO_PROXY`` is then not read)."""
+    proxies = get_environment_proxies()
+    if not any(proxies.values()):
+        return ()
+    return tuple(
+        sorted(
+            ((URLPattern(key), proxy) for key, proxy in proxies.items()),
+            key=lambda mount: mount[0],  # most specific first, as httpx's client keeps them
+        )
+    )
+
+
 def proxy_taken(
-    url: httpx.URL | str, client: httpx.Client | httpx.AsyncClient | None = None
+    url: httpx.URL | str,
+    mounts: ProxyMounts | None = None,
+    client: httpx.Client | httpx.AsyncClient | None = None,
 ) -> str | None:
     """The proxy the environment names that a request for ``url`` goes through, as httpx
     decides (``None``: it connects directly), by its own reading of ``NO_PROXY``, not
     urllib's: httpx honours an entry's port or scheme (``127.0.0.1:8080``,
     ``https://host``), and ``.example.com`` spares ``example.com``'s subdomains alone.
-    ``client``, made with ``trust_env`` and no proxy of its own, decides by the transport
-    it mounts for ``url``; without one, the mounts httpx makes of the environment do."""
+    ``mounts`` (``environment_mounts``, else the environment's as it is now) name it.
+    ``client``, made with ``trust_env`` and no proxy of its own as ``mounts`` were read
+    (its requests keep those proxies, whatever the environment says since), decides
+    whether it goes through one, by the transport it mounts for ``url``."""
     url = httpx.URL(url)
     if client is not None and client._transport_for_url(url) is client._transport:
         return None
-    proxies = get_environment_proxies()
-    if not any(proxies.values()):  # none to take: NO_PROXY is not read
-        return None
-    mounts = sorted(
-        ((URLPattern(key), proxy) for key, proxy in proxies.items()),
-        key=lambda mount: mount[0],  # most specific first, as httpx's client keeps them
-    )
+    mounts = environment_mounts() if mounts is None else mounts
     return next((proxy for pattern, proxy in mounts if pattern.matches(url)), None)
 
 

@@ -37,7 +37,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import httpx
 
-from ._causes import environment_proxy, proxy_taken
+from ._causes import ProxyMounts, environment_mounts, environment_proxy, proxy_taken
 from ._redact import shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client, ends
@@ -258,11 +258,13 @@ class StorageHTTP:
         self._read_timeout = read_timeout
         self._lock = threading.Lock()
         self._httpx: httpx.Client | None = None
+        self._mounts: ProxyMounts = ()  # its proxies, as the environment named them
         self._lookups = Lookups()  # the name lookups under way, which ``abort`` stops
         if environment_proxy() is not None:
             for name in _HTTPX_LOGGERS:
                 logging.getLogger(name).addFilter(_quiet)  # filters are a set: added once
             with environment_settings():  # a proxy it cannot use fails here, not per GET
+                self._mounts = environment_mounts()
                 # Bound (``bound_client``) for its connects' name lookups, which no timeout
                 # reaches: the proxy's name is looked up within the connect timeout, or
                 # until ``abort``.
@@ -284,10 +286,11 @@ class StorageHTTP:
 
     def _note_route(self, request: httpx.Request) -> None:
         """httpx's hook as it sends a GET, and each redirect: the proxy it takes, by its
-        own reading of ``NO_PROXY`` (``proxy_taken``), for each host in turn."""
+        own reading of ``NO_PROXY`` as the client was made (``proxy_taken``), for each
+        host in turn."""
         way, client = request.extensions.get(_ROUTE), self._httpx
         if isinstance(way, Route) and client is not None:
-            proxy = proxy_taken(request.url, client)
+            proxy = proxy_taken(request.url, self._mounts, client)
             way.proxy = None if proxy is None else shown_url(proxy)
 
     def abort(self) -> None:

@@ -43,7 +43,15 @@ import httpx
 
 from . import _retry as rules
 from ._args import bounded
-from ._causes import TUNNELLED, bad_host, causes, environment_proxy, proxy_taken
+from ._causes import (
+    TUNNELLED,
+    ProxyMounts,
+    bad_host,
+    causes,
+    environment_mounts,
+    environment_proxy,
+    proxy_taken,
+)
 from ._errors import (
     RESUME_CALL,
     RESUME_COMMANDS,
@@ -611,13 +619,22 @@ class _ThroughClient(Generic[C]):
     not: httpx drops ``Authorization`` on a redirect to another host, but not the API
     key's header, which would go to any host (the facade's own client follows none).
 
-    The user's client is not closed by us: its owner closes it (``owned``: we are, and
-    its proxies are the environment's: each request holds the one httpx takes for it).
+    The user's client is not closed by us: its owner closes it (``owned``: we are). Ours
+    goes through the environment's proxies, read as it was made (``mounts``): each request
+    holds the one httpx takes for it.
     """
 
-    def __init__(self, client: C, *, owned: bool = False, lookups: Lookups | None = None) -> None:
+    def __init__(
+        self,
+        client: C,
+        *,
+        owned: bool = False,
+        mounts: ProxyMounts = (),
+        lookups: Lookups | None = None,
+    ) -> None:
         self._client: C = client
         self._owned = owned
+        self._mounts = mounts
         self._lookups = lookups  # an owned client's, stopped as it closes (``own_transport``)
 
     def _prepared(self, request: httpx.Request) -> httpx.Request:
@@ -625,7 +642,7 @@ class _ThroughClient(Generic[C]):
         for key, value in self._client.headers.multi_items():
             if key not in request.headers:
                 request.headers[key] = value
-        if self._owned and (proxy := proxy_taken(request.url, self._client)):
+        if self._mounts and (proxy := proxy_taken(request.url, self._mounts, self._client)):
             request.extensions[PROXIED] = proxy
         return request
 
@@ -713,14 +730,16 @@ def _tls_context(trust: tuple[object, ...]) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _through_proxy(url: str | None) -> bool:
-    """Whether requests for ``url`` (for any URL, if ``None``) go through a proxy the
-    environment names, as httpx decides (``proxy_taken``); a ValueError, which
-    ``environment_settings`` words, for one whose host no name lookup can encode."""
-    proxy = environment_proxy() if url is None else proxy_taken(url)
+def _proxy_mounts(url: str | None) -> ProxyMounts:
+    """The environment's proxies as httpx mounts them (``environment_mounts``) if requests
+    for ``url`` (for any URL, if ``None``) go through one, as httpx decides
+    (``proxy_taken``), else none; a ValueError, which ``environment_settings`` words, for
+    one whose host no name lookup can encode."""
+    mounts = environment_mounts()
+    proxy = environment_proxy() if url is None else proxy_taken(url, mounts)
     if proxy and (problem := bad_host(httpx.URL(proxy))):
         raise ValueError(f"the proxy's {problem}")
-    return proxy is not None
+    return mounts if proxy else ()
 
 
 def own_transport(url: str | None = None) -> httpx.BaseTransport:
@@ -735,9 +754,9 @@ def own_transport(url: str | None = None) -> httpx.BaseTransport:
 
 def _own_transport(url: str | None) -> httpx.BaseTransport:
     lookups = Lookups()
-    if _through_proxy(url):
+    if mounts := _proxy_mounts(url):
         client = bound_client(httpx.Client(verify=tls_context()), lookups)
-        return ClientTransport(client, owned=True, lookups=lookups)
+        return ClientTransport(client, owned=True, mounts=mounts, lookups=lookups)
     transport = _OwnTransport(lookups, verify=tls_context())
     bound_by_deadline([transport], lookups)
     return transport
@@ -762,8 +781,9 @@ def own_async_transport(url: str | None = None) -> httpx.AsyncBaseTransport:
 
 
 def _own_async_transport(url: str | None) -> httpx.AsyncBaseTransport:
-    if _through_proxy(url):
-        return AsyncClientTransport(httpx.AsyncClient(verify=tls_context()), owned=True)
+    if mounts := _proxy_mounts(url):
+        client = httpx.AsyncClient(verify=tls_context())
+        return AsyncClientTransport(client, owned=True, mounts=mounts)
     return httpx.AsyncHTTPTransport(verify=tls_context())
 
 

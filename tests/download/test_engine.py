@@ -2753,6 +2753,35 @@ def test_a_storage_failure_names_the_proxy_where_httpx_went_through_it(
         assert "proxy" not in said, said
 
 
+@pytest.mark.parametrize("change", ["unset", "another", "exempting", "unreadable"])
+def test_a_storage_get_names_the_proxy_its_client_goes_through(
+    monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # A storage GET's proxy was named by the environment as it read at the GET, not as the
+    # download's httpx client had read it when it was made: once a script changed
+    # os.environ, the proxy the GET went through was named as another, or not at all, and
+    # a NO_PROXY entry that httpx cannot read failed the GET with httpx's own InvalidURL.
+    from weaver_facade._storage_http import StorageHTTP, route
+
+    clear_proxies(monkeypatch)
+    port = free_port()  # nothing listens: the proxy answers 502 to the CONNECT
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with contextlib.closing(StorageHTTP(user_agent="t", read_timeout=5)) as http:
+            if change == "unset":
+                monkeypatch.delenv("HTTPS_PROXY")
+            elif change == "another":
+                monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+            else:
+                monkeypatch.setenv("NO_PROXY", "localhost" if change == "exempting" else "[::1")
+            with pytest.raises(httpx.ProxyError) as failed:
+                http.get(f"https://localhost:{port}/a.bin", {})
+    assert proxy.targets == [f"localhost:{port}"], proxy.targets
+    way = route(failed.value)
+    assert way is not None
+    assert way.proxy == proxy.url, way
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))

@@ -445,3 +445,47 @@ def _through_a_user_client(url: str, *, trust_env: bool) -> str:
     ):
         svc.get_model("m-7")
     return str(failed.value)
+
+
+@pytest.mark.parametrize("change", ["unset", "another", "exempting", "unreadable"])
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient], ids=["sync", "async"])
+async def test_the_proxy_named_is_the_one_the_client_goes_through(
+    monkeypatch: pytest.MonkeyPatch, kind: type[ServiceClient | AsyncServiceClient], change: str
+) -> None:
+    # Each request named its proxy by the environment as it read then, not as the client's
+    # httpx had read it when it was made: once a script changed os.environ, the proxy the
+    # request went through was named as another, or not at all, and a NO_PROXY entry that
+    # httpx cannot read failed every call with httpx's own InvalidURL, no request sent.
+    _no_proxies(monkeypatch)
+    port = free_port()
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        changes = {
+            "unset": ("HTTPS_PROXY", None),
+            "another": ("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}"),
+            "exempting": ("NO_PROXY", "localhost"),
+            "unreadable": ("NO_PROXY", "[::1"),
+        }
+        name, value = changes[change]
+        base = f"https://localhost:{port}"
+        if kind is ServiceClient:
+            with ServiceClient(base, "k", heartbeat_interval=0, max_retries=0) as svc:
+                _change(monkeypatch, name, value)
+                with pytest.raises(APIConnectionError) as failed:
+                    svc.get_model("m-7")
+        else:
+            async with AsyncServiceClient(base, "k", heartbeat_interval=0, max_retries=0) as asvc:
+                _change(monkeypatch, name, value)
+                with pytest.raises(APIConnectionError) as failed:
+                    await asvc.get_model("m-7")
+    assert proxy.targets == [f"localhost:{port}"], proxy.targets
+    assert str(failed.value).endswith(
+        f"(the proxy {proxy.url} the environment names could not open the tunnel to the server)"
+    ), failed.value
+
+
+def _change(monkeypatch: pytest.MonkeyPatch, name: str, value: str | None) -> None:
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
