@@ -35,6 +35,7 @@ import re
 import shlex
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Generic, Self, TypeVar, cast
 
@@ -688,10 +689,16 @@ def environment_settings() -> Iterator[None]:
         # A proxy URL's user name may be its key (``shown_url``): httpx's URL repr
         # hides only a password.
         said = _USERINFO.sub(r"\1***@", said)
+        cut = isinstance(exc, httpx.InvalidURL) and _user_info_cut()
+        if cut:  # httpx quotes what it could not read as the host or port: the user info
+            said = _CUT_USER_INFO
         for each in causes(exc):  # behind ours all the same (``__context__``)
             each.__traceback__ = None  # its frames hold the proxy URL (httpx's, ours)
             each.args = tuple(
-                _USERINFO.sub(r"\1***@", arg) if isinstance(arg, str) else arg for arg in each.args
+                (_CUT_USER_INFO if cut else _USERINFO.sub(r"\1***@", arg))
+                if isinstance(arg, str)
+                else arg
+                for arg in each.args
             )
         raise InvalidArgumentError(
             f"the environment's TLS or proxy settings cannot be used ({type(exc).__name__}: "
@@ -700,6 +707,20 @@ def environment_settings() -> Iterator[None]:
 
 
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
+_CUT_USER_INFO = (
+    "the user info of a proxy URL holds a '/', '?' or '#', which ends the URL's host: "
+    "percent-encode it (%2F, %3F, %23)"
+)
+
+
+def _user_info_cut() -> bool:
+    """Whether a proxy URL the environment names has user info that a ``/``, ``?`` or ``#``
+    cuts short: httpx then reads a part of it (of the password) as the host and port."""
+    for scheme, proxy in urllib.request.getproxies().items():
+        rest = proxy.partition("://")[2] or proxy
+        if scheme != "no" and "@" in rest and "@" not in re.split(r"[/?#]", rest, maxsplit=1)[0]:
+            return True
+    return False
 
 
 def tls_context() -> ssl.SSLContext:

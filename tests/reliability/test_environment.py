@@ -111,6 +111,9 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
         # No name lookup can encode these hosts: a UnicodeError traceback at the first request.
         ("HTTP_PROXY", "http://proxy..test:3128", "the proxy's host 'proxy..test' is not a valid"),
         ("HTTP_PROXY", "http://u:TOKEN-9q@xn--zz.test:1", "the proxy's host 'xn--zz.test' is not"),
+        # A "/" ends the host part: httpx read the password's start as a port, and quoted it.
+        ("HTTP_PROXY", "http://u:TOKEN/9q@127.0.0.1:1", "percent-encode"),
+        ("HTTP_PROXY", "u:TOKEN#9q@127.0.0.1:1", "percent-encode"),
     ],
     ids=[
         "missing-ca-file",
@@ -119,6 +122,8 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
         "proxy-password",
         "proxy-empty-label",
         "proxy-bad-punycode",
+        "proxy-password-slash",
+        "proxy-password-hash",
     ],
 )
 @pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
