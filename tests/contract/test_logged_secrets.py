@@ -66,15 +66,81 @@ def test_no_log_record_holds_the_key_or_the_password(
             assert secret not in text, text
 
 
+# What makes an httpx client: its classes, and the functions that send through one of their own.
+MAKERS = {"Client", "AsyncClient"}
+MAKERS |= {"request", "stream", "get", "head", "options", "post", "put", "patch", "delete"}
+
+
+def _made(source: str) -> list[int]:
+    """The lines of ``source`` that name a maker of httpx's, however imported; an annotation
+    (``http: httpx.Client``) makes none."""
+    tree = ast.parse(source)
+    annotations = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            every += filter(None, [arguments.vararg, arguments.kwarg])
+            held = [node.returns, *(a.annotation for a in every)]
+        else:
+            held = [node.annotation] if isinstance(node, ast.AnnAssign) else []
+        annotations |= {id(part) for a in filter(None, held) for part in ast.walk(a)}
+    modules = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name == "httpx"
+    }
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "httpx"
+            and any(alias.name in MAKERS for alias in node.names)
+        )
+        or (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr in MAKERS
+            and id(node) not in annotations
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import httpx\nhttpx.Client()",
+        "import httpx as web\nweb.Client()",
+        "from httpx import Client as Web\nWeb()",
+        "import httpx\nclass Web(httpx.AsyncClient): ...",
+        "import functools, httpx\nmake = functools.partial(httpx.Client, timeout=1)",
+        "import httpx\nhttpx.get('http://user:pw@host/')",
+        "import httpx\nwith httpx.stream('GET', 'http://user:pw@host/'): ...",
+    ],
+)
+def test_each_spelling_of_a_client_made_is_found(source: str) -> None:
+    assert _made(source) != []
+
+
+def test_an_annotation_makes_no_client() -> None:
+    source = "import httpx\ndef f(a: httpx.Client, *b: httpx.Client) -> httpx.Client: ...\n"
+    assert _made(source + "c: httpx.AsyncClient") == []
+
+
 def test_the_kit_makes_its_httpx_clients_in_one_place() -> None:
     # Where a client of its own was made, the base URL's user info went in the URLs httpx
     # logs; ``_clients.kit_client`` sends it as Basic credentials instead.
+    kit = sorted((ROOT / "weaver_facade" / "contract").rglob("*.py"))
+    assert len(kit) > 10
     made = [
-        f"{path.name}:{node.lineno}"
-        for path in sorted((ROOT / "weaver_facade" / "contract").glob("*.py"))
+        f"{path.name}:{line}"
+        for path in kit
         if path.name != "_clients.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.Call)
-        and ast.unparse(node.func) in ("httpx.Client", "httpx.AsyncClient")
+        for line in _made(path.read_text(encoding="utf-8"))
     ]
     assert made == []
+    assert _made((ROOT / "weaver_facade" / "contract" / "_clients.py").read_text("utf-8"))
