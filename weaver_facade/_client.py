@@ -927,7 +927,12 @@ class ServiceClient(_ServiceBase):
         tb: TracebackType | None,
     ) -> None:
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
-        with self._created.closing_block(exc, why, self._close_within()):
+        # The creates on their way in other threads, whose replies the close waits for.
+        creating = sum(
+            not ended.is_set() and thread != threading.get_ident()
+            for ended, thread in list(self._root._creating.items())
+        )
+        with self._created.closing_block(exc, why, self._close_within(), creating):
             try:
                 self.close()
             except KeyboardInterrupt as again:

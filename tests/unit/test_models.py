@@ -372,6 +372,56 @@ def test_a_block_left_by_ctrl_c_says_that_its_close_terminates_the_models(
     ]
 
 
+def test_a_block_left_by_ctrl_c_during_a_create_in_another_thread_says_its_close_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The close waited for the reply to a create in another thread (up to the read
+    # timeout) with nothing said, where an async block's names that create's model.
+    fake = FakeWeaver()
+    reached, release = threading.Event(), threading.Event()
+
+    def held(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/sessions/s-1/models":
+            reached.set()
+            release.wait(10)
+        return fake(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(held))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, timeout=7)
+    failed: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            svc.create_training_client("weaver-tiny")
+        except ClientClosedError as exc:
+            failed.append(exc)
+
+    def release_once_closing() -> None:
+        while not svc._io.wakeup.closing:  # the close began: it waits for the reply
+            time.sleep(0.01)
+        release.set()
+
+    creating = threading.Thread(target=create)
+    creating.start()
+    assert reached.wait(10)
+    threading.Thread(target=release_once_closing, daemon=True).start()
+    with (
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+        pytest.raises(KeyboardInterrupt),
+        svc,
+    ):
+        raise KeyboardInterrupt
+    creating.join(10)
+    http.close()
+    assert [type(exc) for exc in failed] == [ClientClosedError]
+    assert fake.terminated == ["m-1"]
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert said == [
+        "interrupted: terminating the model of a create on its way first, within 7 s; "
+        "press Ctrl-C again to leave it running"
+    ]
+
+
 async def test_a_block_left_by_a_cancel_says_so_too(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeWeaver()
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
