@@ -926,6 +926,8 @@ class ServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._root is not self:
+            return  # a with_options() copy's close closes nothing: its WARNING would say it did
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
         # The creates on their way in other threads, whose replies the close waits for.
         creating = sum(
@@ -1376,6 +1378,8 @@ class AsyncServiceClient(_ServiceBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._root is not self:
+            return  # see ServiceClient.__exit__
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else None
         if isinstance(exc, asyncio.CancelledError):
             why = "cancelled"

@@ -445,6 +445,56 @@ async def test_a_block_left_by_a_cancel_says_so_too(caplog: pytest.LogCaptureFix
     assert "cancelled: terminating the models this client created (m-1) first" in caplog.text
 
 
+def test_a_block_of_a_with_options_copy_left_by_ctrl_c_says_no_close_terminates(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A copy's close closes nothing (its original owns the models): the WARNING said that
+    # it terminated them first, and the models were left running.
+    fake = FakeWeaver()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+
+    def block() -> None:
+        with svc.with_options(timeout=5) as copy:
+            copy.create_training_client("weaver-tiny")
+            raise KeyboardInterrupt
+
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"), pytest.raises(KeyboardInterrupt):
+        block()
+    assert fake.terminated == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    svc.close()  # the original terminates it
+    http.close()
+    assert fake.terminated == ["m-1"]
+
+
+async def test_a_block_of_a_with_options_copy_left_by_a_cancel_says_none_either(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeWeaver()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    created = asyncio.Event()
+
+    async def block() -> None:
+        async with svc.with_options(timeout=5) as copy:
+            await copy.create_training_client("weaver-tiny")
+            created.set()
+            await asyncio.Event().wait()  # until cancelled
+
+    task = asyncio.create_task(block())
+    await created.wait()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert fake.terminated == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    await svc.aclose()  # the original terminates it
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+
+
 async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_too(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
