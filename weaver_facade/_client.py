@@ -659,10 +659,12 @@ class _ServiceBase(HasOptions):
                 _, terminated = self._created.add(
                     model_id, new, keep=keep, unclaimed=True, closing=self._io.refusing
                 )
+                if not terminated:  # as ``_create_model``'s: a cancelled caller sees no error
+                    warn_naming_calls(models_left(model_id, 1), left_running=True)
                 fate = (
                     "which the client's close terminates (its caller never got it)"
                     if terminated
-                    else "left running: the client was closed meanwhile"
+                    else f"left running: the client was closed meanwhile ({how_to_end(1)})"
                 )
                 add_goes_on_note(broken, f"the server made model {model_id} all the same, {fate}")
             elif made is not None or 200 <= (broken.status_code or 0) < 300:

@@ -2493,14 +2493,18 @@ def test_a_close_whose_terminate_meets_a_404_page_warns_as_before(
     assert "no longer found" not in caplog.text
 
 
+@pytest.mark.parametrize("broken", [False, True], ids=["model", "reply-breaking-a-field"])
 def test_a_create_answered_as_a_whole_close_ran_is_told_its_model_is_left_running(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, broken: bool
 ) -> None:
     # The create asked whether the client was closing, then its thread stalled while a close
     # began, waited the whole of its deadline for it, terminated the models it had and
     # ended: the model added after it was returned as if no close had run, left running
-    # with no word of it.
+    # with no word of it. A reply breaking a field the spec promises said "left running"
+    # in its error's note alone, without how to end it.
     fake = FakeWeaver()
+    if broken:
+        fake.script("POST", CREATE, json_reply(201, {**WIRE_ONLY, "id": "m-1", "base_model": 5}))
     http = httpx.Client(transport=httpx.MockTransport(fake))
     svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0, timeout=0.3)
     add = svc._created.add
@@ -2513,11 +2517,17 @@ def test_a_create_answered_as_a_whole_close_ran_is_told_its_model_is_left_runnin
         return add(*args, **kwargs)
 
     svc._created.add = closed_first  # type: ignore[method-assign]
+    left = "left running (end it with terminate_model())"
     with (
         caplog.at_level(logging.WARNING, logger="weaver_facade"),
-        pytest.raises(ClientClosedError, match=r"model m-1 was being created; it is left running"),
+        pytest.raises(ClientClosedError if not broken else ResponseValidationError) as refused,
     ):
         svc.create_training_client("weaver-tiny")
+    if broken:
+        left = "left running: the client was closed meanwhile (end it with terminate_model())"
+        assert f"the server made model m-1 all the same, {left}" in refused.value.__notes__
+    else:
+        assert str(refused.value).endswith(f"model m-1 was being created; it is {left}")
     assert fake.terminated == []  # nothing terminated it: the warning says so
     assert "models left running: m-1 (end it with terminate_model())" in caplog.text
     http.close()

@@ -222,13 +222,19 @@ def test_an_async_client_whose_close_was_cancelled_is_not_said_never_closed(
     assert terminated == []
 
 
+@pytest.mark.parametrize("broken", [False, True], ids=["model", "reply-breaking-a-field"])
 def test_a_model_a_cut_short_close_could_not_name_is_named_once_its_reply_comes(
-    said: Callable[[], list[tuple[str, str]]],
+    said: Callable[[], list[tuple[str, str]]], broken: bool
 ) -> None:
     # The close, cancelled as it waited for a create's reply, named no id: the model that
     # reply then made is named as it comes, and how to end it, and not again once the
-    # client is collected.
-    fake = numbered()
+    # client is collected. Also when the reply breaks a field the spec promises (the
+    # create's error, which its cancelled caller never sees, said it "left running" alone,
+    # with no WARNING: nothing named it).
+    fake = FakeWeaver() if broken else numbered()
+    if broken:
+        made = {"id": "m-1", "base_model": 5, "training_mode": "lora"}
+        fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, made))
 
     async def main(fake: FakeWeaver) -> None:  # all of it gone with its loop
         held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
