@@ -12,6 +12,7 @@ import base64
 import contextlib
 import functools
 import json
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -22,15 +23,17 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.contract.drift import Drift
+from tests.contract.drift import Drift, DriftMiddleware
+from tests.contract.support import KEY, serve_emulator
 from tests.contract.support import quick as quick_run
-from tests.contract.support import serve_emulator
+from tests.support.emulator import serve_in_thread
 from tests.support.scripted_http import QuietServer
 from weaver_facade.contract import ContractSettings, ServerUnreachable, run_contract_test
 from weaver_facade.contract._extensions import ExtensionProbe
 from weaver_facade.contract._findings import Finding
 from weaver_facade.contract._kit import ContractReport, _without_url_secrets
 from weaver_facade.contract._report import render_text, to_json, write_reports
+from weaver_facade.emulator import EmulatorConfig, create_app
 
 # No more than half a minute: these runs should end at once.
 quick = functools.partial(quick_run, time_limit=30.0)
@@ -280,3 +283,40 @@ def test_a_short_user_name_is_hidden_only_where_it_stands_alone() -> None:
     assert _without_url_secrets(report).notes == [
         "x-oauth-basic: user ***, 4 *** 16 tokens, export.x"
     ]
+
+
+@pytest.mark.parametrize(
+    "password", ["p\u00e4ss-77e1c0", "pw\u20acx-77e1c0"], ids=["latin-1", "utf-8"]
+)
+def test_schemathesis_sends_the_kits_basic_credentials(
+    tmp_path: Path, password: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # schemathesis sent the base URL's user info with requests, which makes Latin-1 Basic
+    # credentials of it (the kit's httpx, UTF-8), and raised UnicodeEncodeError, holding
+    # the password, for a character beyond Latin-1.
+    received: list[tuple[str, str | None]] = []
+    with tempfile.TemporaryDirectory(prefix="kitauth-") as data_dir:
+        app = create_app(EmulatorConfig(data_dir=Path(data_dir), api_keys=(KEY,)))
+        drifted = DriftMiddleware(app, Drift.NO_RETRYABLE, key=KEY)
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+                if "x-schemathesis-testcaseid" in headers:  # a case's, not the kit's own
+                    received.append((scope["path"], headers.get("authorization")))
+            await drifted(scope, receive, send)
+
+        with serve_in_thread(recording, app, name="kitauth") as served:
+            url = served.replace("http://", f"http://weaver:{quote(password)}@")
+            report = run_contract_test(quick(url))
+    expected = "Basic " + base64.b64encode(f"weaver:{password}".encode()).decode()
+    assert received, "schemathesis sent no request"
+    assert {auth for _, auth in received} == {expected}, received[:5]
+    curls = [f.curl for f in report.findings if f.curl and f.part == "conformance"]
+    assert any("-H 'Authorization: Basic ***'" in curl for curl in curls), curls
+    written = [p.read_text(encoding="utf-8") for p in write_reports(report, tmp_path)]
+    output = capsys.readouterr()
+    texts = ["\n".join(render_text(report)), json.dumps(to_json(report)), *written]
+    for text in [*texts, output.out, output.err]:
+        assert expected.split()[1] not in text
+        assert "77e1c0" not in text

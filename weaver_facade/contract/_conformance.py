@@ -39,7 +39,7 @@ from .._plural import counted
 from .._sigterm import interrupted
 from .._socket_deadline import bound_client, ends
 from .._spec_schema import SCHEMA_REF
-from ._clients import kit_client
+from ._clients import kit_client, schemathesis_target
 from ._ends import Ends, bound_session
 from ._findings import (
     AVAILABILITY,
@@ -143,6 +143,9 @@ class PatientTransport:
     server may create a session for one of them, whose id then comes back in generated
     cases. ``ran_out`` tells a reply that asked for a wait beyond the time limit.
 
+    ``auth`` (requests') is the base URL's Basic credentials for every request, the auth
+    checks' probes without the key too, as the kit's own requests carry them.
+
     A request whose reply was lost on the way (the connection closed after it was sent) is
     sent again as the kit's own requests are (``resend_delay``), if it is safe to repeat;
     ``unsafe_loss`` tells the error of one that is not: a transport fault, no finding.
@@ -153,9 +156,14 @@ class PatientTransport:
     """
 
     def __init__(
-        self, inner: Any, deadline: float, seen: Callable[[Any, Any], None] = lambda c, r: None
+        self,
+        inner: Any,
+        deadline: float,
+        seen: Callable[[Any, Any], None] = lambda c, r: None,
+        auth: Any = None,
     ) -> None:
         self._inner = inner
+        self._auth = auth
         self._deadline = deadline
         self._seen = seen
         self._lock = threading.Lock()
@@ -202,6 +210,8 @@ class PatientTransport:
         return getattr(self._inner, name)
 
     def send(self, case: Any, *, session: Any = None, **kwargs: Any) -> Any:
+        if self._auth is not None:
+            kwargs["auth"] = self._auth
         own = session is None  # schemathesis would send with a session of its own
         if own:
             from schemathesis.transport.requests import SameHostRedirectsSession
@@ -867,9 +877,10 @@ def run_conformance(
     from schemathesis.engine import events, from_schema
     from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
+    target, auth = schemathesis_target(base_url)
     config = schemathesis_config(
         api_key=api_key,
-        base_url=base_url,
+        base_url=target,
         max_examples=max_examples,
         stateful_steps=stateful_steps,
     )
@@ -902,7 +913,7 @@ def run_conformance(
         keyed.record(case, response)
 
     deadline = time.monotonic() + time_limit
-    patient = PatientTransport(schema.transport, deadline, seen)
+    patient = PatientTransport(schema.transport, deadline, seen, auth)
     _patient(schema, patient)
 
     outcome = ConformanceOutcome(operations=sorted(spec.operations))
