@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import datetime
@@ -627,17 +626,12 @@ def _tunnel_refused(status: int | None) -> bool:
 
 def _url_secrets(base_url: str) -> list[str]:
     """The base URL's user info as written, and the secrets of the Basic credentials made
-    of it, by the facade's rule (``credentials``): either half may be the secret. httpx
-    makes them in UTF-8, requests (schemathesis', whose curl lines show them) in Latin-1."""
+    of it (in UTF-8, as the kit sends them, schemathesis' requests too), by the facade's
+    rule (``credentials``): either half may be the secret."""
     url = httpx.URL(base_url)
     if not url.userinfo:
         return []
-    secrets = [url.userinfo.decode("ascii"), *credentials(basic(url))]
-    pair = f"{url.username}:{url.password}"
-    if not pair.isascii() and all(ord(c) < 256 for c in pair):  # else httpx's, or none
-        latin = base64.b64encode(pair.encode("latin-1")).decode()
-        secrets += credentials(f"Basic {latin}")
-    return secrets
+    return [url.userinfo.decode("ascii"), *credentials(basic(url))]
 
 
 def _hidden(text: str, secrets: list[str]) -> str:
