@@ -11,6 +11,7 @@ emulator: no training happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -403,6 +404,31 @@ class HeldTransport(httpx.AsyncBaseTransport):
             self.reached.set()
             await self.release.wait()
         return self._fake(request)
+
+
+async def turns_until(done: Callable[[], object]) -> None:
+    """A few turns of the event loop, until ``done()``: a reply on its way arrives."""
+    for _ in range(1000):
+        if done():
+            return
+        await asyncio.sleep(0)
+
+
+async def close_waiting_for_a_cancelled_create(
+    svc: AsyncServiceClient, held: HeldTransport
+) -> asyncio.Task[None]:
+    """Cancel a create of ``svc``'s once ``held`` holds it, then start its close, which
+    waits for that create's reply: the close's task, a few turns of the loop in."""
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await held.reached.wait()
+    creating.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await creating
+    assert creating.cancelled()
+    closing = asyncio.create_task(svc.aclose())
+    for _ in range(5):
+        await asyncio.sleep(0)  # the close waits for the create's reply
+    return closing
 
 
 async def _no_sleep(_seconds: float) -> None:

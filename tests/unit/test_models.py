@@ -23,9 +23,11 @@ from tests.support.fakeserver import (
     HeldTransport,
     async_service,
     checkpoint_json,
+    close_waiting_for_a_cancelled_create,
     error_json,
     json_reply,
     service,
+    turns_until,
 )
 from tests.support.held_creates import ctrl_c, default_sigint
 from tests.support.logs import logged
@@ -508,14 +510,7 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_the_models_to
     await svc.create_training_client("weaver-tiny")
     held.release.clear()
     fake.script("POST", "/api/v1/sessions/s-1/models", json_reply(201, model("m-2")))
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-    await held.reached.wait()
-    creating.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await creating
-    closing = asyncio.create_task(svc.aclose())
-    for _ in range(5):
-        await asyncio.sleep(0)  # the close waits for m-2's reply
+    closing = await close_waiting_for_a_cancelled_create(svc, held)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -575,14 +570,7 @@ async def test_a_close_cancelled_while_it_waits_for_a_create_names_that_model(
     held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
     http = httpx.AsyncClient(transport=held)
     svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
-    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-    await held.reached.wait()
-    creating.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await creating
-    closing = asyncio.create_task(svc.aclose())
-    for _ in range(5):
-        await asyncio.sleep(0)  # the close waits for the create's reply
+    closing = await close_waiting_for_a_cancelled_create(svc, held)
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -955,10 +943,7 @@ async def test_a_create_cancelled_on_its_way_is_said_cancelled(
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         await _cancel_a_held_create(fake, late, svc)
         late.gates[CREATE].set()
-        for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
-            if svc._created.settings("m-2") is not None:
-                break
-            await asyncio.sleep(0)
+        await turns_until(lambda: svc._created.settings("m-2") is not None)  # after the cancel
         await svc.aclose()
     await http.aclose()
     assert fake.terminated == ["m-1", "m-2"]
@@ -2297,10 +2282,7 @@ async def test_a_model_whose_creation_was_cancelled_is_terminated_on_close(
     )
     await _cancel_a_held_create(fake, late, svc, keep=keep)
     late.gates[CREATE].set()
-    for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
-        if svc._created.settings("m-2") is not None:
-            break
-        await asyncio.sleep(0)
+    await turns_until(lambda: svc._created.settings("m-2") is not None)  # after the cancel
     await svc.aclose()
     await http.aclose()
     assert fake.terminated == (["m-1", "m-2"] if terminate else ["m-2"])
@@ -2317,10 +2299,7 @@ async def test_a_create_cancelled_once_its_model_is_recorded_terminates_it_on_cl
     fake.script("POST", CREATE, json_reply(201, model("m-2")))
     late.gates[CREATE].set()
     creating = asyncio.create_task(svc.create_training_client("weaver-tiny", keep=keep))
-    for _ in range(1000):
-        if svc._created.settings("m-2") is not None:
-            break
-        await asyncio.sleep(0)
+    await turns_until(lambda: svc._created.settings("m-2") is not None)
     assert not creating.done()
     creating.cancel()
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):

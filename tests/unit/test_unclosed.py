@@ -22,7 +22,9 @@ from tests.support.fakeserver import (
     FakeWeaver,
     HeldTransport,
     async_service,
+    close_waiting_for_a_cancelled_create,
     json_reply,
+    turns_until,
 )
 from weaver_facade import AsyncServiceClient, ServiceClient
 
@@ -240,22 +242,12 @@ def test_a_model_a_cut_short_close_could_not_name_is_named_once_its_reply_comes(
         held = HeldTransport(fake, "/api/v1/sessions/s-1/models")
         http = httpx.AsyncClient(transport=held)
         svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
-        creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
-        await held.reached.wait()
-        creating.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await creating
-        closing = asyncio.create_task(svc.aclose())
-        for _ in range(5):
-            await asyncio.sleep(0)  # the close waits for the create's reply
+        closing = await close_waiting_for_a_cancelled_create(svc, held)
         closing.cancel()
         with pytest.raises(asyncio.CancelledError):
             await closing
         held.release.set()
-        for _ in range(1000):  # the reply arrives after the cancel: a few turns of the loop
-            if svc._created.pending():
-                break
-            await asyncio.sleep(0)
+        await turns_until(svc._created.pending)  # the reply, after the cancel
 
     asyncio.run(main(fake))
     terminated = fake.terminated
