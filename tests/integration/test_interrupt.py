@@ -312,6 +312,25 @@ def _terminated_by_the_close(served: Served, error: BaseException | None) -> Non
     assert "terminated by the close" in str(error)
 
 
+def _creating(
+    service: ServiceClient, **options: Any
+) -> tuple[threading.Thread, list[BaseException | None]]:
+    """A create of ``service``'s, started in a thread: the thread, and what it ended with
+    (``None``, or its error), once it has."""
+    ended: list[BaseException | None] = []
+
+    def create() -> None:
+        try:
+            service.create_training_client(BASE_MODEL, **options)
+            ended.append(None)
+        except Exception as exc:
+            ended.append(exc)
+
+    creating = threading.Thread(target=create)
+    creating.start()
+    return creating, ended
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_close_waits_for_a_create_on_its_way_in_another_thread(
     served: Served, keep: bool
@@ -320,17 +339,7 @@ def test_a_close_waits_for_a_create_on_its_way_in_another_thread(
     # the create's reply was on its way over: the model the server made ran on, unknown.
     held = served.held
     service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
-    ended: list[BaseException | None] = []
-
-    def create() -> None:
-        try:
-            service.create_training_client(BASE_MODEL, keep=keep)
-            ended.append(None)
-        except Exception as exc:
-            ended.append(exc)
-
-    creating = threading.Thread(target=create)
-    creating.start()
+    creating, ended = _creating(service, keep=keep)
     assert held.made.wait(5)
     closing = threading.Thread(target=service.close)
     closing.start()
@@ -387,22 +396,13 @@ def test_a_create_answered_once_a_ctrl_c_cut_the_close_short_is_left_running(
     # which nothing did, with no WARNING naming it.
     held = served.held
     service = ServiceClient(served.base_url, API_KEY, heartbeat_interval=0, retry=FAST_RETRY)
-    ended: list[BaseException | None] = []
-
-    def create() -> None:
-        try:
-            service.create_training_client(BASE_MODEL)
-            ended.append(None)
-        except Exception as exc:
-            ended.append(exc)
 
     def interrupt() -> None:
         while not service._io.wakeup.closing:  # the close began: it waits for the create
             time.sleep(0.01)
         ctrl_c()
 
-    creating = threading.Thread(target=create)
-    creating.start()
+    creating, ended = _creating(service)
     assert held.made.wait(5)
     threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
