@@ -300,3 +300,16 @@ def test_schemathesis_sends_the_kits_basic_credentials(
     for text in [*texts, output.out, output.err]:
         assert expected.split()[1] not in text
         assert "77e1c0" not in text
+
+
+def test_a_paging_findings_curl_line_shows_the_basic_credentials() -> None:
+    # Made of the case alone, it showed the base URL's user info (as schemathesis' `[Filtered]`)
+    # while schemathesis had it, and no sign of the credentials sent once it had not.
+    with serve_emulator(Drift.IGNORED_LIMIT) as served:
+        url = served.base_url.replace("http://", "http://weaver:pw-77e1c0@")
+        report = run_contract_test(quick(url, parts=("conformance",)))
+    paging = [f for f in report.findings if f.check == "paging"]
+    assert paging, [f.check for f in report.findings]
+    for finding in paging:
+        assert "-H 'Authorization: Basic ***'" in str(finding.curl), finding.curl
+        assert "77e1c0" not in str(finding.curl)

@@ -821,7 +821,9 @@ def _limit_ignored(case: Any, response: Any, api_key: str | None) -> Finding | N
         message=f"{counted(len(items), 'item')} for limit={limit}: the server ignores `limit`",
         expected=f"at most {counted(limit, 'item')}",
         got=counted(len(items), "item"),
-        curl=redact_curl(case.as_curl_command(), api_key),
+        # The headers sent, as schemathesis' own code samples have them: the case alone has
+        # no credentials of the base URL's user info, which go as requests auth.
+        curl=redact_curl(case.as_curl_command(headers=dict(response.request.headers)), api_key),
     )
 
 
