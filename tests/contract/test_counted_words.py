@@ -82,14 +82,15 @@ def test_a_page_beyond_a_limit_of_one() -> None:
     case = SimpleNamespace(
         query={"limit": 1},
         operation=SimpleNamespace(label=LISTING),
-        as_curl_command=lambda: "curl ...",
+        as_curl_command=lambda headers: "curl ...",
     )
-    response = SimpleNamespace(status_code=200, json=lambda: {"items": [{}, {}]})
+    sent = SimpleNamespace(headers={})  # the request the reply answered
+    response = SimpleNamespace(status_code=200, json=lambda: {"items": [{}, {}]}, request=sent)
     finding = _limit_ignored(case, response, None)
     assert finding is not None
     assert finding.expected == "at most 1 item"
     assert finding.message == "2 items for limit=1: the server ignores `limit`"
-    response = SimpleNamespace(status_code=200, json=lambda: {"items": [{}]})
+    response = SimpleNamespace(status_code=200, json=lambda: {"items": [{}]}, request=sent)
     finding = _limit_ignored(
         SimpleNamespace(**{**vars(case), "query": {"limit": 0}}), response, None
     )
