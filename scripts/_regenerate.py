@@ -771,8 +771,8 @@ def limit_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[
 
 
 def report_coverage() -> int:
-    """Print the spec fields the facade neither maps nor leaves out (a fresh interpreter,
-    so that it reads the client just written); 1 if there are any."""
+    """Print the coverage list (``--coverage``, in a fresh interpreter, so that it reads
+    the client just written); 1 if it names anything."""
     done = subprocess.run([sys.executable, __file__, "--coverage"], cwd=ROOT, check=False)
     return 0 if done.returncode == 0 else 1
 
@@ -2161,8 +2161,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument(
         "--coverage",
         action="store_true",
-        help="list the spec fields the facade neither maps nor leaves out, and the request "
-        "fields it neither sends nor lists as unsent (no regeneration)",
+        help="print the coverage list alone, without regenerating: what of the spec the "
+        "facade neither follows nor excuses (fields, values, codes, routes; DEVELOPERS.md)",
     )
     parser.add_argument("--output", type=Path, help="with --from: also save the live spec here")
     args = parser.parse_args(argv)
