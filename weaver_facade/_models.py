@@ -1,4 +1,6 @@
-"""Training models and base models as typed values; paging and cleaning them up, without I/O."""
+"""Training models and base models as typed values (``ModelInfo``, ``BaseModelInfo``, the
+settings of a ``NewModel``), their paging, and their clean-up: which models a client created
+and terminates as it closes (``CreatedModels``), and the terminate plan. No I/O."""
 
 from __future__ import annotations
 

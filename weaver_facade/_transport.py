@@ -5,7 +5,7 @@ again; ``RetryTransport``/``AsyncRetryTransport`` only send, sleep and log.
 They re-send the very same ``httpx.Request``, so its ``Idempotency-Key``
 (``_calls``) is the same on every attempt: a server that honours it recognises a
 retried save, which never becomes a duplicate or a 409 (for one that ignores it,
-see below).
+see ``EarlierAttempt`` below).
 
 What is retried, and how long it waits, is decided by ``_retry``, within the
 ``RetrySettings`` and the request's ``CallOptions``.
@@ -19,6 +19,12 @@ A reply's ``EarlierAttempt`` (``response.extensions[EARLIER_ATTEMPT]``) is how
 a save, against a server that ignores ``Idempotency-Key``, tells "my own first
 attempt made this checkpoint" from a real conflict (see ``_recovery``), and how
 a create whose earlier reply was lost warns of a model it may have left behind.
+
+Beside them, what they wrap: the transport the facade makes when given no client
+(``own_transport``, with the environment's TLS and proxy settings) or the user's own client
+(``ClientTransport``); and the ``weaver_facade`` logger (``configure_logging``), whose
+WARNINGs and notes that name library calls carry the command line's words for them
+(``warn_naming_calls``, ``give_cli_words``).
 """
 
 from __future__ import annotations
