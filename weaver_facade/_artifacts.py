@@ -366,8 +366,8 @@ class DownloadDeadline(Generic[IO]):
         # is always the download's timeout (``api_request``).
         left = self._left()
         self.io = io if left is None else io.until(left)
-        # The first request within ``io``'s own timeout too, counted from here (``whole``:
-        # it imports the generated models as it is built), unless the deadline comes first.
+        # The first request within ``io``'s own timeout too, counted from here (``whole``),
+        # unless the deadline comes first.
         timeout = io.options.timeout
         shorter = timeout is not None and (left is None or timeout < left)
         self.first = io.whole() if shorter else self.io

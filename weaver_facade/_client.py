@@ -1198,8 +1198,7 @@ class ServiceClient(_ServiceBase):
             CheckpointNotReadyError: The checkpoint is not completed (before any model
                 is created).
         """
-        # Its steps each within their own timeout, the first's counted from here (``whole``):
-        # it imports the generated models as it is built (``_lazy``), tenths of a second.
+        # Its steps each within their own timeout, the first's counted from here (``whole``).
         first = iter([self._io.whole()])
         with self._resuming(checkpoint, with_optimizer, keep, base_model) as (plan, made):
             model, loaded = drive(

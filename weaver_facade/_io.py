@@ -333,7 +333,10 @@ class _Base(Generic[SleepT, SnapshotT]):
 
     def whole(self) -> Self:
         """For a call made of several requests (a listing, a lookup): a copy whose requests
-        share the call's ``timeout`` as one deadline, as ``with_options`` promises."""
+        share the call's ``timeout`` as one deadline, as ``with_options`` promises. Taken
+        before the call's first request is built, since building it counts too: a first
+        call's request imports the generated models as it is built (``_lazy``), tenths of
+        a second."""
         timeout = self.options.timeout
         return self if timeout is None or self._deadline is not None else self.until(timeout)
 
@@ -606,8 +609,7 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         seen: str | None = None,
     ) -> OperationSnapshot:
         """Get an operation, long-polling up to ``wait`` seconds (see ``Fetch``)."""
-        # Alone, within the call's timeout from here (``whole``): a first call's request
-        # imports the generated models as it is built (``_lazy``), tenths of a second.
+        # Alone, within the call's timeout from here, before its request is built (``whole``).
         io = self if budget is not None else self.whole()
         call, options = io._poll(operation_id, wait, budget, seen)
         return snapshot_from_wire(call.operation, io.send(call, options))
@@ -627,7 +629,7 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
         while not pager.done:
-            io = self.whole()  # each page within its timeout from before it is built (``snapshot``)
+            io = self.whole()  # each page within its timeout from before it is built
             yield from pager.read(io.send(pager.call()))
 
     def run(self, plan: Plan[R]) -> R:

@@ -27,8 +27,7 @@ class ModelSteps:
     The lock is held from taking a ``seq_id`` until the request is answered, so that
     concurrent steps reach the server in ``seq_id`` order: a server runs them as they
     arrive. Saves, loads and exports of the model's weights take it too: they act on what
-    the steps called before them made (an export of a saved checkpoint does not: no step
-    changes it).
+    the steps called before them made (which calls take it: ``_TrainingBase._in_turn``).
     """
 
     def __init__(self, lock: Any, deleted: DeletedHere) -> None:
