@@ -1,4 +1,4 @@
-"""Finding checkpoints on the wire: I/O-free plans over the model's checkpoint list.
+"""Finding, getting and deleting checkpoints on the wire, as I/O-free plans.
 
 The real wire has no get-by-path, and gets or deletes by id only with the
 ``checkpoint-by-id`` extension; these plans page through a model's list where
