@@ -398,16 +398,11 @@ def test_a_block_left_by_ctrl_c_during_a_create_in_another_thread_says_its_close
         except ClientClosedError as exc:
             failed.append(exc)
 
-    def release_once_closing() -> None:
-        while not svc._io.wakeup.closing:  # the close began: it waits for the reply
-            time.sleep(0.01)
-        release.set()
-
     creating = threading.Thread(target=create)
     creating.start()
     assert reached.wait(10)
-    threading.Thread(target=release_once_closing, daemon=True).start()
     with (
+        svc._io.wakeup.stopping(release.set),  # the reply once the close began: it waits for it
         caplog.at_level(logging.WARNING, logger="weaver_facade"),
         pytest.raises(KeyboardInterrupt),
         svc,
