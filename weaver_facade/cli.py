@@ -232,7 +232,13 @@ class _LazyGroup(click.Group):
     context_class = _Root
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
-        with hiding_given_secrets(sys.argv[1:] if args is None else args):
+        flags = {
+            name
+            for option in self.params
+            if isinstance(option, click.Option) and option.is_flag
+            for name in option.opts + option.secondary_opts
+        }
+        with hiding_given_secrets(sys.argv[1:] if args is None else args, flags):
             return super().main(args, *rest, **extra)
 
     def make_context(

@@ -652,6 +652,27 @@ def test_a_key_taken_for_another_word_is_hidden_in_the_error(args: list[str], sa
         assert secret not in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("flag", [[], ["-q"]], ids=["first", "after-a-flag"])
+@pytest.mark.parametrize("key", ["a", "to", "not"])
+def test_a_short_key_in_its_place_leaves_the_errors_words_as_they_are(
+    key: str, flag: list[str]
+) -> None:
+    # A key shorter than the rule's ANYWHERE is hidden where it stands alone, and the key
+    # `a` made the error `'x' is not *** 'weaver://...' path; to name *** checkpoint`. The
+    # key taken as --api-key's value is no word of the error's; taken for another word, it
+    # is hidden still.
+    args = ["checkpoints", "show", "x"]
+    env: dict[str, str | None] = {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": None}
+    plain = invoke([*flag, *args], env)
+    keyed = invoke([*flag, "--api-key", key, *args], env)
+    assert keyed.exit_code == plain.exit_code == 2, keyed.stderr
+    assert f" {key} " in plain.stderr  # the error has the key as a word of its own
+    assert keyed.stderr == plain.stderr
+    shifted = invoke(["--base-url", "--api-key", key, "models", "list"], env)
+    assert shifted.exit_code == 2, shifted.stderr
+    assert shifted.stderr.startswith("error: No such command '***'.")
+
+
 def test_the_base_urls_user_name_leaves_the_errors_words_as_they_are() -> None:
     # Each half of the user info was hidden alone, by a short key's rule: the user name
     # `weaver` made the error's `weaver://` path `***://`, in every error of the command.

@@ -29,6 +29,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import IO, Any, ParamSpec, TypeVar
 
 import attrs
@@ -54,7 +55,7 @@ from .. import (
 )
 from .._causes import never_reached
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
-from .._redact import Secret, replace_key, shown_url
+from .._redact import ANYWHERE, Secret, replace_key, shown_url
 from .._sigterm import interrupted
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
@@ -152,13 +153,20 @@ _GIVEN_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar
 )
 
 
-def _secrets_in(words: Sequence[str]) -> list[str]:
+def _secrets_in(words: Sequence[str], flags: AbstractSet[str] = frozenset()) -> list[str]:
     """The word after each ``--api-key`` (or its ``=`` value), and the user info of the
     word after each ``--base-url``, longest first.
 
     The user info whole: an error quotes the word it is in whole, and the client hides
     either half of what a server echoes. A half alone, short, hid the command's own words
-    where it stands alone (the user name ``weaver`` in ``weaver://``)."""
+    where it stands alone (the user name ``weaver`` in ``weaver://``).
+
+    A short one (hidden alone, by the rule of ``_redact``) only where the option's name may
+    have been taken for another word: after an option's name but one of ``flags`` (which
+    take no value), or after ``--``. Else it is the
+    option's value, which no error quotes (the URL's is shown as ``***@``), and hidden it
+    made every word of an error that is the key ``***`` (``is not *** 'weaver://...' path``
+    for the key ``a``). A server's echo of the key the client sent is its client's to hide."""
     found: list[str] = []
     for i, word in enumerate(words):
         name, equals, value = word.partition("=")
@@ -166,22 +174,30 @@ def _secrets_in(words: Sequence[str]) -> list[str]:
             name, value = word, words[i + 1] if i + 1 < len(words) else ""
         if value.startswith("--"):  # an option's name, taken for the value: no secret
             continue
+        before = words[:i]
+        last = before[-1] if before else ""
+        taken = "--" in before or (last[:1] == "-" and "=" not in last and last not in flags)
         if name == "--api-key":
-            found.append(value)
+            secret = value
         elif name == "--base-url":
             # By hand: urlsplit refuses some (`http://[::1`), which a message may quote.
-            user_info = re.split(r"[/?#]", value.partition("://")[2])[0].rpartition("@")[0]
-            found.append(user_info)
+            secret = re.split(r"[/?#]", value.partition("://")[2])[0].rpartition("@")[0]
+        else:
+            continue
+        if len(secret) >= ANYWHERE or taken:
+            found.append(secret)
     return sorted({secret for secret in found if secret}, key=len, reverse=True)
 
 
 @contextlib.contextmanager
-def hiding_given_secrets(words: Sequence[str]) -> Iterator[None]:
+def hiding_given_secrets(
+    words: Sequence[str], flags: AbstractSet[str] = frozenset()
+) -> Iterator[None]:
     """Have the errors of a command line of ``words`` show its key and its base URL's user
     info as ``***``: an option whose value was left out took the next option's name for it
     (``--base-url $UNSET --api-key KEY``), and its value, the key, became a command's name or
     argument, which a usage error names (``No such command 'KEY'``)."""
-    token = _GIVEN_SECRETS.set(tuple(_secrets_in(words)))
+    token = _GIVEN_SECRETS.set(tuple(_secrets_in(words, flags)))
     try:
         yield
     finally:
