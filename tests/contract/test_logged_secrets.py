@@ -13,6 +13,7 @@ import ast
 import base64
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -144,3 +145,36 @@ def test_the_kit_makes_its_httpx_clients_in_one_place() -> None:
     ]
     assert made == []
     assert _made((ROOT / "weaver_facade" / "contract" / "_clients.py").read_text("utf-8"))
+
+
+def test_no_log_record_holds_what_a_server_echoes_in_a_reply_header(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # httpcore logs each reply's headers at DEBUG (`receive_response_headers.complete`):
+    # those of a server that echoes the key and the Basic credentials it got, in the kit's
+    # own requests, were there whole; the facade's client takes them out of its own.
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    with serve_emulator() as served:
+        app = served.middleware.app
+
+        async def echoing(scope: Scope, receive: Receive, send: Send) -> None:
+            got = dict(scope["headers"])
+            echoed = b" ".join(got.get(h, b"-") for h in (b"x-weaver-api-key", b"authorization"))
+
+            async def sending(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-echo", echoed)]
+                await send(message)
+
+            await app(scope, receive, sending)
+
+        served.middleware.app = echoing
+        url = served.base_url.replace("http://", f"http://{USER}:{PASSWORD}@")
+        report = run_contract_test(quick(url, parts=("lifecycle",)))
+    assert report.passed, [f.line() for f in report.findings]
+    echoes = [r for r in caplog.records if "x-echo" in r.getMessage().lower()]
+    assert len(echoes) > 20, "httpcore logged the replies' headers"
+    for record in caplog.records:
+        for secret in SECRETS:
+            assert secret not in SHOWN.format(record), SHOWN.format(record)

@@ -2,17 +2,23 @@
 base URL's password) as Basic credentials, out of the URL: httpx logs each request's URL
 at INFO (``HTTP Request: GET http://user:password@host/...``), and shows it in its errors,
 as it holds it. The facade's own client never puts it in a URL. schemathesis' requests
-get the same credentials (``schemathesis_target``)."""
+get the same credentials (``schemathesis_target``).
+
+httpcore logs each reply's headers at DEBUG (``receive_response_headers.complete``), where
+a server may echo the key or the credentials (an ``X-Request-ID`` made of the request's
+headers): the records of a request being sent through a kit client hide its secrets."""
 
 from __future__ import annotations
 
+import contextvars
+import logging
 from collections.abc import Generator
 from typing import Any
 
 import httpx
 import requests
 
-from .._redact import Secret, basic
+from .._redact import Secret, basic, credentials, replace_key
 
 __all__ = ["kit_client", "schemathesis_target"]
 
@@ -28,7 +34,41 @@ class _UserInfo(httpx.Auth):
             if authorization is not None:
                 request.headers["Authorization"] = authorization
             request.url = request.url.copy_with(username=None, password=None)
-        yield request
+        # Sent on this thread, in this context, between the yield and the reply's return.
+        token = _SENDING.set(_secrets_of(request))
+        try:
+            yield request
+        finally:
+            _SENDING.reset(token)
+
+
+# The secrets of the request that a kit client is sending (``_UserInfo``).
+_SENDING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "weaver_contract_sending", default=()
+)
+_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
+
+
+def _secrets_of(request: httpx.Request) -> tuple[str, ...]:
+    found = [request.headers.get("X-WEAVER-API-KEY", "")]
+    found += credentials(request.headers.get("Authorization"))
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
+
+
+def _hide_sent(record: logging.LogRecord) -> bool:
+    """Take the secrets of the request being sent out of a record of httpx or httpcore."""
+    secrets = _SENDING.get()
+    if secrets:
+        message = shown = record.getMessage()
+        for secret in secrets:
+            shown = replace_key(shown, secret, "***")
+        if shown != message:
+            record.msg, record.args = shown, ()
+    return True
+
+
+for _name in _LOGGERS:
+    logging.getLogger(_name).addFilter(_hide_sent)  # filters are a set: added once
 
 
 _USER_INFO = _UserInfo()
