@@ -313,3 +313,26 @@ def test_a_paging_findings_curl_line_shows_the_basic_credentials() -> None:
     for finding in paging:
         assert "-H 'Authorization: Basic ***'" in str(finding.curl), finding.curl
         assert "77e1c0" not in str(finding.curl)
+
+
+def test_schemathesis_opening_probes_send_the_basic_credentials_too() -> None:
+    # Its two opening probes (a NUL byte in a header, a backslash in a path) are sent with
+    # a requests session of their own, past the kit's transport, which gives every case's
+    # request the base URL's Basic credentials: they went without any.
+    received: list[str | None] = []
+    with serve_emulator() as served:
+        app = served.middleware.app
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+                if "x-schemathesis-probe" in headers:
+                    received.append(headers.get("authorization"))
+            await app(scope, receive, send)
+
+        served.middleware.app = recording
+        url = served.base_url.replace("http://", "http://weaver:pw-77e1c0@")
+        run_contract_test(quick(url, parts=("conformance",), time_limit=5.0))
+    expected = "Basic " + base64.b64encode(b"weaver:pw-77e1c0").decode()
+    # The NUL byte's never leaves: http.client refuses it in a header.
+    assert received == [expected]

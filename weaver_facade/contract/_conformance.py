@@ -446,6 +446,23 @@ def schemathesis_config(
     return SchemathesisConfig.from_dict(settings)
 
 
+class _ProbesAuth:
+    """``auth`` (requests', or None) as the basic auth of schemathesis' ``config`` until
+    ``end``: the session of each opening probe takes it (``auth_for``) as its auth, whose
+    URL, which schemathesis shows, has no user info. Not past them: a case's request has the
+    transport's (``PatientTransport``), and the config's basic auth, put in a case's
+    ``Authorization`` header, would take the place of the key's header."""
+
+    def __init__(self, config: Any, auth: Any) -> None:
+        self._config = config
+        self._kept = config.auth.basic
+        if auth is not None:
+            config.auth.basic = auth
+
+    def end(self) -> None:
+        self._config.auth.basic = self._kept
+
+
 def probe_timeout(remaining: float) -> float:
     """The wait for bytes of schemathesis' two opening probes (a NUL byte in a header, a
     backslash in a path): its own requests, sent past the transport and its ends, which
@@ -933,6 +950,10 @@ def run_conformance(
     context = _Context(schema)
     started = time.monotonic()
     stream = from_schema(schema).execute()
+    # Its two opening probes are sent with a requests session of their own, past the
+    # transport, whose auth is the config's: the Basic credentials are that, for them alone
+    # (set once the engine's plan, which reads whether auth is given, is made).
+    probes_auth = _ProbesAuth(schema.config, auth)
     timed_out = threading.Event()
 
     def stop() -> None:
@@ -972,6 +993,8 @@ def run_conformance(
         for event in stream:
             if interrupted():  # also one whose KeyboardInterrupt Python dropped
                 stream.stop()
+            if isinstance(event, events.PhaseFinished) and event.phase.name == "probing":
+                probes_auth.end()
             if isinstance(event, events.PhaseStarted):
                 progress(f"conformance: {event.phase.name.value} phase")
             elif isinstance(event, events.ScenarioFinished):
@@ -1023,6 +1046,7 @@ def run_conformance(
             elif isinstance(event, events.EngineFinished):
                 outcome.stop_reason = str(event.stop_reason)
     finally:
+        probes_auth.end()
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
         timer.cancel()
         stream.stop()
