@@ -8,7 +8,10 @@ clear; with an http:// base URL it gave the same advice. The facade says the pro
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import threading
 
 import pytest
 
@@ -135,3 +138,30 @@ def test_the_proxy_is_named_where_httpx_went_through_it(
         ), said
     else:
         assert "proxy" not in said, said
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["kept", "changed"])
+def test_the_proxy_named_is_the_one_the_probe_went_through(
+    no_proxy_settings: pytest.MonkeyPatch, changed: bool
+) -> None:
+    # The probe's client read the environment's proxies as it was made; its error read them
+    # again, as they were by then: a script's os.environ changed meanwhile named no proxy.
+    def drop(listener: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                if changed:
+                    for scheme in ("HTTP", "HTTPS"):
+                        os.environ.pop(f"{scheme}_PROXY", None)
+                connection.close()  # the request forwarded, no reply
+
+    with socket.create_server(("127.0.0.1", 46220)) as listener:
+        proxy = "http://127.0.0.1:46220"
+        for scheme in ("HTTP", "HTTPS"):
+            no_proxy_settings.setenv(f"{scheme}_PROXY", proxy)
+        dropping = threading.Thread(target=drop, args=(listener,), daemon=True)
+        dropping.start()
+        said = _unreachable("http://weaver.invalid")
+        listener.shutdown(socket.SHUT_RDWR)
+    dropping.join(5)
+    assert f"(through the proxy {proxy} the environment names" in said, said

@@ -20,6 +20,7 @@ from weaver_facade import InvalidArgumentError, ServiceClient
 
 from .._causes import (
     causes,
+    environment_mounts,
     named_proxy,
     proxy_refusal,
     proxy_taken,
@@ -239,6 +240,7 @@ def _probe(
         elif event.endswith(".receive_response_headers.complete"):
             headed[0] = True
 
+    mounts = environment_mounts()  # as its client reads them, once: not as they are later
     try:
         with (
             patient_client(timeout=httpx.Timeout(deadline, connect=min(deadline, 15.0))) as http,
@@ -251,7 +253,7 @@ def _probe(
                 extensions={"trace": trace},
             )
     except httpx.HTTPError as exc:
-        proxy = proxy_taken(base_url)  # as its client's httpx decided
+        proxy = proxy_taken(base_url, mounts)  # as its client's httpx decided
         if isinstance(exc, httpx.ReadTimeout):
             # A read that timed out was sent on a connection taken: the server's, or, short
             # of a tunnel, a proxy's, which holds the request while it cannot reach it.
