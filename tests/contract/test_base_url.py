@@ -152,6 +152,27 @@ def test_the_settings_repr_shows_no_user_info_of_the_base_url(userinfo: str) -> 
     assert "77e1c0" not in repr(unreadable)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "shown"),
+    [
+        (" http://user:pw-77e1c0@127.0.0.1:9", "' http://***@127.0.0.1:9'"),
+        ("user:pw-77e1c0@127.0.0.1:9", "'***@127.0.0.1:9'"),
+        ("http:/user:pw-77e1c0@127.0.0.1:9", "'***@127.0.0.1:9'"),
+        ("http:\\\\user:pw-77e1c0@127.0.0.1:9", "'***@127.0.0.1:9'"),
+    ],
+    ids=["blank", "no-scheme", "one-slash", "backslashes"],
+)
+def test_the_repr_of_a_mistyped_base_url_shows_no_user_info(base_url: str, shown: str) -> None:
+    # httpx reads no user info in these (a path, a scheme `user`), which the repr showed
+    # whole; the run refuses them in words that hide it (`got '***@127.0.0.1:9'`), as the
+    # facade's client does, or strips the blank.
+    settings = ContractSettings(base_url=base_url, api_key="sk-77e1c0")
+    for each in (repr(settings), str(settings)):
+        assert "pw-77e1c0" not in each, each
+        assert "user" not in each, each
+        assert f"ContractSettings(base_url={shown}, max_examples=" in each, each
+
+
 def test_an_api_that_lacks_only_the_listing_is_still_tested() -> None:
     # One route of the API missing is the server's finding, not a wrong URL.
     with serve_emulator(Drift.NO_SUPPORTED_MODELS) as served:

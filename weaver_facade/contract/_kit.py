@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import re
 import sys
 import time
 import uuid
@@ -116,6 +117,16 @@ class UnknownBaseModel(ValueError):
     not the server's refusal to train it."""
 
 
+def _shown_base_url(url: str) -> str:
+    """``url`` with its user info as ``***@`` (``shown_url``), also where httpx reads none in
+    a mistyped one (`` http://user:password@host``, ``http:/...``, ``user:password@host``),
+    as the run's refusal of it shows it: all up to its last ``@`` but a scheme's ``://``."""
+    shown = shown_url(url)
+    if shown != url or "@" not in url:
+        return shown
+    return re.sub(r"^((?:[^:/]*://)?).*@", r"\1***@", url, flags=re.DOTALL)
+
+
 @dataclass(frozen=True)
 class ContractSettings:
     """What to test and how hard.
@@ -155,7 +166,7 @@ class ContractSettings:
         # print show: hidden as the facade hides it.
         url: object = self.base_url
         try:
-            url = shown_url(url) if isinstance(url, str) else url
+            url = _shown_base_url(url) if isinstance(url, str) else url
         except httpx.InvalidURL:
             url = "<a base URL httpx cannot read>"
         rest = (
