@@ -11,7 +11,7 @@ import contextlib
 import re
 import ssl
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import httpx
 from httpx._utils import URLPattern, get_environment_proxies
@@ -33,6 +33,16 @@ NEVER_REACHED = (*NOT_SENT, httpx.ProxyError)
 # before anything reached the server (``never_reached``); a TLS failure after it is with
 # the server, at its far end.
 TUNNELLED = "weaver_facade.tunnelled"
+
+
+def tunnel_step(event: str, info: Mapping[str, object]) -> bool | None:
+    """What httpcore's trace ``event`` (``info``) says of a proxy's tunnel: ``False`` as
+    its CONNECT goes out, ``True`` as the proxy has opened it (TLS through it starts),
+    ``None`` for any other event."""
+    if event == "proxy.start_tls.started":
+        return True
+    connect = getattr(info.get("request"), "method", None) == b"CONNECT"
+    return False if connect and event.endswith(".send_request_headers.started") else None
 
 
 def never_reached(error: object) -> bool:

@@ -37,7 +37,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import httpx
 
-from ._causes import ProxyMounts, environment_mounts, environment_proxy, proxy_taken
+from ._causes import ProxyMounts, environment_mounts, environment_proxy, proxy_taken, tunnel_step
 from ._redact import shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client, ends
@@ -292,6 +292,7 @@ class StorageHTTP:
         if isinstance(way, Route) and client is not None:
             proxy = proxy_taken(request.url, self._mounts, client)
             way.proxy = None if proxy is None else shown_url(proxy)
+            way.tunnelled = False  # each request has a connection of its own
 
     def abort(self) -> None:
         """From another thread: end every GET, whether waiting for its reply or reading
@@ -401,10 +402,8 @@ class StorageHTTP:
             # httpcore's hook as each connection is made (through the proxy's tunnel or
             # not: ``way``), and as TLS wraps it (which detaches the plain socket: through
             # a proxy's tunnel, after the connect): its socket, for ``abort``.
-            if event.endswith(".connect_tcp.started"):
-                way.tunnelled = False
-            elif event == "proxy.start_tls.started":
-                way.tunnelled = True
+            if (tunnel := tunnel_step(event, info)) is not None:
+                way.tunnelled = tunnel
             if not event.endswith((".connect_tcp.complete", ".start_tls.complete")):
                 return
             sock = info["return_value"].get_extra_info("socket")

@@ -58,6 +58,7 @@ from ._causes import (
     environment_mounts,
     environment_proxy,
     proxy_taken,
+    tunnel_step,
 )
 from ._errors import (
     RESUME_CALL,
@@ -224,11 +225,6 @@ for _name in (*HTTPCORE_LOGGERS, "httpx"):
     logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
-def _tunnel(info: Mapping[str, object]) -> bool:
-    """Whether httpcore's trace ``info`` is of a proxy's CONNECT (of an ``https`` request)."""
-    return getattr(info.get("request"), "method", None) == b"CONNECT"
-
-
 class _Attempts:
     """One call's retry loop state, shared by both transports: deadline, counters, logging.
 
@@ -318,24 +314,22 @@ class _Attempts:
         making the connection. (A transport that does not call the hook leaves every
         attempt one that may have reached the server.)"""
         self._traced = True
+        tunnel = tunnel_step(event, info)
         if event.endswith(".send_request_headers.started"):
             self._note_secrets(info)
         if event.endswith((".connect_tcp.started", ".connect_unix_socket.started")):
             self._reach.maybe = self._sent or self._reached
             if self._sync and not (self._sent or self._reached):  # else a reply may tell
                 connecting(True)
-        elif event.endswith(".send_request_headers.started") and not _tunnel(info):
+        elif event.endswith(".send_request_headers.started") and tunnel is None:
             self._sent = True
             self._reach.maybe = True
             if self._sync:
                 connecting(False)
-        elif event.endswith(".send_request_headers.started"):  # the proxy's CONNECT
-            if self._sent:  # a transport of the user's sending it again: it went out before
-                self._request.extensions.pop(TUNNELLED, None)
-            else:
-                self._request.extensions[TUNNELLED] = False
-        elif event == "proxy.start_tls.started":
-            self._request.extensions[TUNNELLED] = True
+        elif tunnel is False and self._sent:  # a transport of the user's sending it again
+            self._request.extensions.pop(TUNNELLED, None)
+        elif tunnel is not None:
+            self._request.extensions[TUNNELLED] = tunnel
 
     def _note_secrets(self, info: Mapping[str, object]) -> None:
         """The secret headers of what httpcore sends, which the request may not hold
