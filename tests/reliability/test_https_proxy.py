@@ -98,6 +98,13 @@ def proxy(monkeypatch: pytest.MonkeyPatch, pki: dict[str, Path]) -> Iterator[Con
         yield running
 
 
+@pytest.fixture
+def artifact(server: str, proxy: ConnectProxy) -> Artifact:
+    """A checkpoint's export, made through ``proxy`` before a test gives it faults."""
+    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
+        return _train_and_export(svc)
+
+
 def _batch() -> list[Datum]:
     return [datum_from_tokens([(5 * i + j) % 256 for j in range(10)]) for i in range(3)]
 
@@ -199,10 +206,8 @@ def test_no_proxy_exempts_the_api_and_storage(
 
 
 def test_the_command_line_tunnels_through_the_proxy(
-    server: str, proxy: ConnectProxy, tmp_path: Path
+    server: str, proxy: ConnectProxy, artifact: Artifact, tmp_path: Path
 ) -> None:
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     before = proxy.tunnels_to(_storage(server))
     env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
     shown = invoke(
@@ -279,28 +284,15 @@ async def test_an_https_proxy_url_of_a_plain_proxy_blames_the_proxy_url(
 async def test_a_proxy_that_refuses_the_storage_host_ends_the_download_at_once(
     server: str,
     proxy: ConnectProxy,
+    artifact: Artifact,
     tmp_path: Path,
     kind: type[ServiceClient | AsyncServiceClient],
 ) -> None:
     # A corporate proxy's allow-list without the storage host: its 403 to the CONNECT was
     # retried as a dropped connection, 9 attempts per file (some 11 s, a WARNING each),
     # then "run it again to resume", which never helps; the API takes it as final.
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     proxy.refuse_host, proxy.refusals = "localhost", 1000
-    if kind is ServiceClient:
-        with (
-            ServiceClient(server, API_KEY, heartbeat_interval=0) as svc,
-            pytest.raises(StorageError) as refused,
-        ):
-            svc.download_weights(artifact, tmp_path / "out", max_concurrency=1, timeout=60)
-    else:
-        async with AsyncServiceClient(server, API_KEY, heartbeat_interval=0) as asvc:
-            with pytest.raises(StorageError) as refused:
-                await asvc.download_weights(
-                    artifact, tmp_path / "out", max_concurrency=1, timeout=60
-                )
-    said = str(refused.value)
+    said = str(await _download_failure(kind, server, artifact, tmp_path / "out"))
     assert said.endswith(
         f"ProxyError: 403 Forbidden, from storage at https://{_storage(server)} (the proxy "
         f"{proxy.url} the environment names refused the tunnel; see *_PROXY and NO_PROXY)"
@@ -310,13 +302,15 @@ async def test_a_proxy_that_refuses_the_storage_host_ends_the_download_at_once(
 
 
 def test_an_https_proxy_url_of_a_plain_proxy_for_storage_blames_the_proxy_url(
-    server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    server: str,
+    proxy: ConnectProxy,
+    artifact: Artifact,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     # The API exempt (an intranet host), storage through HTTPS_PROXY=https://... of a
     # proxy that speaks plain HTTP: "storage speaks plain HTTP at this https:// URL" sent
     # the user to storage, whose URL is not theirs to change, not to the proxy URL.
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     https_proxy = proxy.url.replace("http://", "https://")
     monkeypatch.setenv("HTTPS_PROXY", https_proxy)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -335,20 +329,24 @@ def test_an_https_proxy_url_of_a_plain_proxy_for_storage_blames_the_proxy_url(
 
 
 def test_a_proxy_s_5xx_to_the_storage_connect_is_still_retried(
-    server: str, proxy: ConnectProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: str,
+    proxy: ConnectProxy,
+    artifact: Artifact,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A gateway's failure to reach storage may pass, as a refused connection may. Its
     # retries named no proxy, where an API call's error says what the proxy did.
     proxy.refuse_host, proxy.refusal, proxy.refusals = "127.0.0.1", "502 Bad Gateway", 1000
     api, _ = asyncio.run(_failure(ServiceClient, server))
     named = _proxy_words(api)
-    proxy.refusals = 0
     proxy.refused.clear()
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
-        proxy.refuse_host, proxy.refusals = "localhost", 2
-        with caplog.at_level(logging.WARNING, logger="weaver_facade"):
-            result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
+    proxy.refuse_host, proxy.refusals = "localhost", 2
+    with (
+        ServiceClient(server, API_KEY, heartbeat_interval=0) as svc,
+        caplog.at_level(logging.WARNING, logger="weaver_facade"),
+    ):
+        result = svc.download_weights(artifact, tmp_path / "out", max_concurrency=1)
     assert result.verified
     assert len(proxy.refused) == 2
     retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("storage GET")]
@@ -417,6 +415,7 @@ def _proxy_words(error: APIConnectionError) -> str:
 async def test_a_proxy_that_refuses_the_storage_connection_is_named_as_for_the_api(
     server: str,
     proxy: ConnectProxy,
+    artifact: Artifact,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
@@ -425,8 +424,6 @@ async def test_a_proxy_that_refuses_the_storage_connection_is_named_as_for_the_a
     # An API call through a proxy that refuses connections names it; a download's storage
     # GETs through it said "Connection refused, from storage at https://localhost:PORT",
     # which sent the user to storage, reached by no connection at all.
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
     api, _ = await _failure(ServiceClient, server)
     named = _proxy_words(api)
@@ -444,13 +441,12 @@ async def test_a_proxy_that_refuses_the_storage_connection_is_named_as_for_the_a
 async def test_a_storage_handshake_reset_in_the_tunnel_names_the_tunnel_as_for_the_api(
     server: str,
     proxy: ConnectProxy,
+    artifact: Artifact,
     tmp_path: Path,
     kind: type[ServiceClient | AsyncServiceClient],
 ) -> None:
     # The proxy opened its tunnel, and the TLS handshake through it was reset: the proxy
     # did its part (no "see *_PROXY"), which only the API's error said.
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     proxy.reset_host, proxy.reset_at = "127.0.0.1", "tunnel"
     api, _ = await _failure(ServiceClient, server)
     named = _proxy_words(api)
@@ -463,13 +459,12 @@ async def test_a_storage_handshake_reset_in_the_tunnel_names_the_tunnel_as_for_t
 async def test_a_connection_the_proxy_resets_names_the_proxy_for_the_api_and_storage(
     server: str,
     proxy: ConnectProxy,
+    artifact: Artifact,
     tmp_path: Path,
     kind: type[ServiceClient | AsyncServiceClient],
 ) -> None:
     # The proxy took the connection, then reset it at the CONNECT: "ReadError: [Errno 104]
     # Connection reset by peer" named no proxy, nor did the download's error.
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     proxy.reset_host = "127.0.0.1"
     api, _ = await _failure(kind, server)
     assert f"{proxy.url} " in str(api), api
@@ -481,10 +476,8 @@ async def test_a_connection_the_proxy_resets_names_the_proxy_for_the_api_and_sto
 
 
 def test_the_command_line_names_a_proxy_that_resets_the_connection(
-    server: str, proxy: ConnectProxy, tmp_path: Path
+    server: str, proxy: ConnectProxy, artifact: Artifact, tmp_path: Path
 ) -> None:
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     env: dict[str, str | None] = {"WEAVER_API_KEY": API_KEY, "WEAVER_BASE_URL": None}
     proxy.reset_host = "127.0.0.1"
     api = invoke(["--base-url", server, "--max-retries", "0", "models", "show", "m-1"], env)
@@ -653,10 +646,12 @@ async def test_a_delete_reset_at_the_connect_is_sent_again(
 
 
 def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
-    server: str, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    server: str,
+    proxy: ConnectProxy,
+    artifact: Artifact,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    with ServiceClient(server, API_KEY, heartbeat_interval=0) as svc:
-        artifact = _train_and_export(svc)
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
     api, _ = asyncio.run(_failure(ServiceClient, server))
     named = _proxy_words(api)
