@@ -78,6 +78,7 @@ from ._wire import (
     SECRET_HEADER_NAMES,
     SENT_SECRETS,
     EarlierAttempt,
+    request_proxy_words,
     scrub,
     secret_headers,
     secrets_of,
@@ -429,12 +430,16 @@ class _Attempts:
         if delay is not None:
             self._count(outcome)
             self._check_open(closed)  # after: a close cuts what reached nothing, too
+            through = (
+                request_proxy_words(outcome) if isinstance(outcome, httpx.RequestError) else ""
+            )
             logger.warning(
                 "%s %s: %s; retrying in %.1f s (retry %d)",
                 request.method,
                 request.url.path,
-                # A transport error's own words are in it, which may quote the key.
-                scrub(rules.describe_failure(outcome), secrets_of(request)),
+                # A transport error's own words are in it, which may quote the key; the
+                # proxy's part is named as in its error, and in storage's retries.
+                scrub(rules.describe_failure(outcome) + through, secrets_of(request)),
                 delay,
                 self.attempt + 1,
             )

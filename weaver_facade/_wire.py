@@ -1008,6 +1008,19 @@ def undecodable(operation: str, exc: httpx.DecodingError) -> ResponseValidationE
     )
 
 
+def request_proxy_words(exc: httpx.RequestError, *, refused: bool = False) -> str:
+    """``proxy_words`` of the request ``exc`` failed, by the proxy it went through
+    (``PROXIED``) and whether its tunnel had opened (``TUNNELLED``)."""
+    request = request_of(exc)
+    proxy = None if request is None else request.extensions.get(PROXIED)
+    return proxy_words(
+        exc,
+        proxy if isinstance(proxy, str) else None,
+        tunnelled=request is not None and bool(request.extensions.get(TUNNELLED)),
+        refused=refused,
+    )
+
+
 def connection_error(operation: str, exc: httpx.TransportError) -> APIConnectionError:
     """The exception for a request that got no reply (``exc``, its key hidden: ``hide_key``)."""
     # A timeout in our words: the transports word it differently, or not at all.
@@ -1015,15 +1028,9 @@ def connection_error(operation: str, exc: httpx.TransportError) -> APIConnection
     described = describe_failure(exc)
     detail = described if timeout else str(exc) or os_reason(exc) or described
     request = request_of(exc)
-    proxy = None if request is None else request.extensions.get(PROXIED)
     status = proxy_refusal(exc)
     refused = status is not None and not tunnel_refusal_is_retryable(status)
-    words = proxy_words(
-        exc,
-        proxy if isinstance(proxy, str) else None,
-        tunnelled=request is not None and bool(request.extensions.get(TUNNELLED)),
-        refused=refused,
-    )
+    words = request_proxy_words(exc, refused=refused)
     if described == "connection refused" and "refused" not in detail.lower():
         # The async transport says "All connection attempts failed", the reason further
         # down: said first in the bracket of the proxy's words, if any (" (through ...").

@@ -562,7 +562,10 @@ def test_a_create_retried_after_a_reset_at_the_connect_warns_of_no_lost_reply(
             svc.create_training_client("weaver-tiny", seed=3)
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1, said  # the retry's line alone
-    assert re.match(r"POST /api/v1/sessions/\S+/models: connection dropped; retrying", said[0])
+    through = re.escape(f" (through the proxy {proxy.url} the environment names)")
+    assert re.match(
+        rf"POST /api/v1/sessions/\S+/models: connection dropped{through}; retrying", said[0]
+    )
     assert len(proxy.reset) == 1
 
 
@@ -668,3 +671,32 @@ def test_the_command_line_names_a_proxy_that_refuses_the_storage_connection(
     retries = [line for line in run.stderr.splitlines() if line.startswith("storage GET")]
     assert retries, run.stderr
     assert all(f"{_storage(server)}{named}; retrying in" in line for line in retries), retries
+
+
+@pytest.mark.parametrize("where", ["refused", "tunnel"])
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_an_api_call_s_retry_names_the_proxy_as_its_error_does(
+    server: str,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: type[ServiceClient | AsyncServiceClient],
+    where: str,
+) -> None:
+    # Storage's retries named the proxy (its connection refused, or the server's handshake
+    # reset in its tunnel); an API call's named none, its error alone did.
+    if where == "refused":
+        # Nothing listens; its password is never shown.
+        monkeypatch.setenv("HTTPS_PROXY", f"http://alice:PW-9z@127.0.0.1:{free_port()}")
+    else:
+        proxy.reset_host, proxy.reset_at = "127.0.0.1", "tunnel"
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        failed, sleeps = await _failure(kind, server)
+    # The async transport's error says "All connection attempts failed", its bracket
+    # "connection refused" first, which the retry line says before it.
+    named = _proxy_words(failed).replace(" (connection refused, ", " (")
+    assert ("tunnel of" in named) is (where == "tunnel"), named
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GET ")]
+    assert len(retries) == len(sleeps) > 0
+    assert all(f"{named}; retrying in" in line for line in retries), retries
+    assert "PW-9z" not in "".join(retries)
