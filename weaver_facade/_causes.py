@@ -29,7 +29,8 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 NEVER_REACHED = (*NOT_SENT, httpx.ProxyError)
 # A request's extension, from httpcore's trace of the attempt being sent: False once it
 # asked the proxy for a tunnel (its CONNECT went out) before its headers ever went out,
-# True once the proxy opened it (``proxy.start_tls``). A failure between is the proxy's,
+# True once the proxy opened it (``proxy.start_tls``), or the request's headers went out
+# through one (a tunnel an earlier request opened, reused). A failure between is the proxy's,
 # before anything reached the server (``never_reached``); a TLS failure after it is with
 # the server, at its far end.
 TUNNELLED = "weaver_facade.tunnelled"

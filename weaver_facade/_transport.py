@@ -327,6 +327,9 @@ class _Attempts:
             self._reach.maybe = True
             if self._sync:
                 connecting(False)
+            if self._request.url.scheme == "https" and PROXIED in self._request.extensions:
+                # Through an open tunnel: maybe one an earlier request opened (no CONNECT).
+                self._request.extensions[TUNNELLED] = True
         elif tunnel is False and self._sent:  # a transport of the user's sending it again
             self._request.extensions.pop(TUNNELLED, None)
         elif tunnel is not None:

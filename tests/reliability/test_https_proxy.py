@@ -700,3 +700,37 @@ async def test_an_api_call_s_retry_names_the_proxy_as_its_error_does(
     assert len(retries) == len(sleeps) > 0
     assert all(f"{named}; retrying in" in line for line in retries), retries
     assert "PW-9z" not in "".join(retries)
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["reused", "fresh"])
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_reply_dropped_in_a_reused_tunnel_names_the_tunnel(
+    pki: dict[str, Path],
+    proxy: ConnectProxy,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+    fresh: bool,
+) -> None:
+    # A reply dropped in the tunnel an earlier request had opened said "(through the proxy
+    # URL ...)", as a connection the proxy reset at its CONNECT does: the request's trace
+    # held no CONNECT. One dropped in a tunnel opened for it said "the tunnel of".
+    drop = FaultRule("drop", 1.0, "after", "GET", "/api/v1/models/{model_id}")
+    once = RetryPolicy(RetrySettings(max_retries=0))
+    with https_emulator(tmp_path, (pki["cert"], pki["key"]), FaultConfig((drop,))) as url:
+        if kind is ServiceClient:
+            with ServiceClient(url, API_KEY, heartbeat_interval=0, retry=once) as svc:
+                svc.list_models()  # opens the tunnel, kept
+                if fresh:
+                    proxy.close_tunnels()
+                with pytest.raises(APIConnectionError) as failed:
+                    svc.get_model("m-1")
+        else:
+            async with AsyncServiceClient(url, API_KEY, heartbeat_interval=0, retry=once) as asvc:
+                await asvc.list_models()
+                if fresh:
+                    proxy.close_tunnels()
+                with pytest.raises(APIConnectionError) as failed:
+                    await asvc.get_model("m-1")
+    assert proxy.tunnels_to(url) == 1 + fresh, proxy.targets
+    said = str(failed.value)
+    assert said.endswith(f"(through the tunnel of the proxy {proxy.url} the environment names)")
