@@ -209,28 +209,36 @@ def refused_tunnel(proxy: str | None) -> str:
     return f" ({named_proxy(proxy)} refused the tunnel; see *_PROXY and NO_PROXY)"
 
 
-def proxy_words(exc: BaseException, proxy: str | None, *, tunnelled: bool, refused: bool) -> str:
+def proxy_words(
+    exc: BaseException,
+    proxy: str | None,
+    *,
+    tunnelled: bool,
+    refused: bool,
+    plain_hint: str = PLAIN_HTTP_HINT,
+) -> str:
     """What a failure to reach the server (``exc``) owes to ``proxy``, the one the request
     went through (``None``: none), to add to its words: whose connection failed or dropped
     (the proxy's, or the server's through its tunnel: ``tunnelled``), whom a handshake that met
-    plain HTTP speaks of (an ``http://`` base URL would send the key in the clear when it
-    was the proxy's), and the proxy's answer to the CONNECT: ``refused`` (its rules or its
-    credentials, which no retry changes), a gateway's 5xx, or its own load."""
+    plain HTTP speaks of (``plain_hint`` for the server's; an ``http://`` base URL would send
+    the key in the clear when it was the proxy's), and the proxy's answer to the CONNECT:
+    ``refused`` (its rules or its credentials, which no retry changes), a gateway's 5xx, or
+    its own load."""
     named = named_proxy(proxy) if proxy else ""
     words, at_proxy = "", False
     if named and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        if tunnelled:
-            # The proxy did its part; a TLS-inspecting one shows its own certificate.
-            see = "; see SSL_CERT_FILE" if certificate_refused(exc) else ""
-            words += f" (through the tunnel of {named}{see})"
+        # A TLS-inspecting proxy shows its own certificate, as an https:// proxy URL's does.
+        cert = certificate_refused(exc)
+        if tunnelled:  # the proxy did its part
+            words += f" (through the tunnel of {named}{'; see SSL_CERT_FILE' if cert else ''})"
         else:  # the connection that failed was the proxy's, not the server's
             at_proxy = True
-            words += f" (through {named}; see *_PROXY)"
+            words += f" (through {named}; see *_PROXY{' and SSL_CERT_FILE' if cert else ''})"
     elif named and isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
         # Dropped past the connect: by the proxy, or at either end of its tunnel.
         words += f" (through the tunnel of {named})" if tunnelled else f" (through {named})"
     if plain_http(exc):
-        words += PROXY_PLAIN_HTTP_HINT if at_proxy else PLAIN_HTTP_HINT
+        words += PROXY_PLAIN_HTTP_HINT if at_proxy else plain_hint
     status = proxy_refusal(exc)
     if named and status is not None:
         if refused:

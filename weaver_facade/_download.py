@@ -39,7 +39,6 @@ from ._args import bounded, call_plain, plain_number
 from ._causes import (
     causes,
     certificate_refused,
-    named_proxy,
     plain_http,
     proxy_refusal,
     proxy_words,
@@ -616,25 +615,24 @@ class Transfer:
         replied, self._last_status = self._last_status is not None, None
         if isinstance(error, UnfetchableURLError):  # no retry can change it
             raise self._storage_error(problem)
-        if certificate_refused(error):  # nor this
-            raise self._storage_error(f"{problem} (see SSL_CERT_FILE)")
         way = route(error)  # the proxy httpx went through, if any
         proxy = None if way is None else way.proxy
         status = proxy_refusal(error)
         if status is not None and not tunnel_refusal_is_retryable(status):  # nor this (a 403)
             raise self._storage_error(problem + refused_tunnel(proxy))
+        # Whose connection failed, the proxy's or storage's, as an API call's error says. Not
+        # the facade's hint for plain HTTP: the URL is the API's, not the user's to change.
+        through = proxy_words(
+            error,
+            proxy,
+            tunnelled=way is not None and way.tunnelled,
+            refused=False,
+            plain_hint="" if replied else " (storage speaks plain HTTP at this https:// URL)",
+        )
+        if certificate_refused(error):  # nor this
+            raise self._storage_error(problem + (through or " (see SSL_CERT_FILE)"))
         if plain_http(error) and not replied:  # nor this
-            if proxy is not None and proxy.startswith("https://"):  # most proxies are plain
-                raise self._storage_error(
-                    f"{problem} ({named_proxy(proxy)} may speak plain HTTP: try an http:// "
-                    "proxy URL)"
-                )
-            # Not the facade's hint: the URL is the API's, not the user's to change.
-            raise self._storage_error(f"{problem} (storage speaks plain HTTP at this https:// URL)")
-        through = ""
-        if way is not None and way.proxy is not None:
-            # Whose connection failed, the proxy's or storage's, as an API call's error says.
-            through = proxy_words(error, way.proxy, tunnelled=way.tunnelled, refused=False)
+            raise self._storage_error(problem + through)
         # Its retry is logged in an API call's retry's words.
         said = _QUERY.sub(_HIDDEN, describe_failure(error))
         self._fail(problem + through, said=said + where + through)

@@ -321,8 +321,8 @@ def test_an_https_proxy_url_of_a_plain_proxy_for_storage_blames_the_proxy_url(
         svc.download_weights(artifact, tmp_path / "out", max_concurrency=1, timeout=60)
     said = str(refused.value)
     assert said.endswith(
-        f"(the proxy {https_proxy} the environment names may speak plain HTTP: try an "
-        "http:// proxy URL)"
+        f"(through the proxy {https_proxy} the environment names; see *_PROXY)"
+        " (the proxy may speak plain HTTP: try an http:// proxy URL)"
     ), said
     assert "storage speaks plain HTTP" not in said
     assert proxy.refused == ["TLS"]  # once: no retry changes it
@@ -734,3 +734,28 @@ async def test_a_reply_dropped_in_a_reused_tunnel_names_the_tunnel(
     assert proxy.tunnels_to(url) == 1 + fresh, proxy.targets
     said = str(failed.value)
     assert said.endswith(f"(through the tunnel of the proxy {proxy.url} the environment names)")
+
+
+@pytest.mark.parametrize("kind", [ServiceClient, AsyncServiceClient])
+async def test_a_storage_certificate_refused_in_the_tunnel_names_it_as_for_the_api(
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    kind: type[ServiceClient | AsyncServiceClient],
+) -> None:
+    # A certificate TLS refuses at the tunnel's far end (a TLS-inspecting proxy's, say):
+    # the download said "(see SSL_CERT_FILE)" alone, where an API call's error names the
+    # proxy too. Its storage host, localhost, is not one its certificate names.
+    ca = make_ca(tmp_path, "own")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca[0]))
+    cert = make_server_cert(tmp_path, ca, names="IP:127.0.0.1")
+    with https_emulator(tmp_path / "data", cert) as url:
+        with ServiceClient(url, API_KEY, heartbeat_interval=0) as svc:
+            artifact = _train_and_export(svc)
+        failed = await _download_failure(kind, url, artifact, tmp_path / "out")
+    said = str(failed)
+    assert "CERTIFICATE_VERIFY_FAILED" in said
+    assert said.endswith(
+        f"from storage at https://{_storage(url)} (through the tunnel of the proxy "
+        f"{proxy.url} the environment names; see SSL_CERT_FILE)"
+    ), said

@@ -40,15 +40,17 @@ def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def make_server_cert(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
-    """A server ``(cert, key)`` for 127.0.0.1 and localhost, signed by ``ca``."""
+def make_server_cert(
+    folder: Path, ca: tuple[Path, Path], names: str = "IP:127.0.0.1,DNS:localhost"
+) -> tuple[Path, Path]:
+    """A server ``(cert, key)`` for ``names`` (a subjectAltName), signed by ``ca``."""
     cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
     extensions = folder / "server.ext"
     extensions.write_text(
         "basicConstraints=CA:FALSE\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        f"subjectAltName={names}\n"
         "authorityKeyIdentifier=keyid\n"
     )
     _openssl(

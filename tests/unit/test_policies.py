@@ -39,7 +39,7 @@ from weaver_facade._durations import Bracket
 from weaver_facade._errors import InternalServerError
 from weaver_facade._operations import GiveUp, Poll, Poller, Sleep
 from weaver_facade._retry import EXTENSION, FINAL_5XX_POLLS, CallOptions
-from weaver_facade._wire import connection_error
+from weaver_facade._wire import PROXIED, connection_error
 
 
 def untyped(value: object) -> Any:
@@ -370,6 +370,21 @@ def test_a_poll_whose_tls_no_retry_changes_is_not_retried(tls: ssl.SSLError) -> 
     poller = policy(FakeClock()).start(timeout=60)
     poller.next_step()
     assert poller.on_failure(error) is False
+
+
+def test_a_certificate_refused_at_an_https_proxy_points_to_ssl_cert_file_too() -> None:
+    # An https:// proxy URL whose proxy shows a certificate TLS does not trust: its words
+    # said "see *_PROXY" alone, though its CA in SSL_CERT_FILE is as likely the fix, and
+    # the same refusal at the tunnel's far end says "see SSL_CERT_FILE".
+    request = httpx.Request("GET", "https://x/api/v1/models/m-1")
+    request.extensions[PROXIED] = "https://alice:PW-9z@proxy.example:3128"
+    failed = httpx.ConnectError("certificate verify failed", request=request)
+    failed.__cause__ = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    said = str(connection_error("get_model", failed))
+    assert said.endswith(
+        "(through the proxy https://***@proxy.example:3128 the environment names; see "
+        "*_PROXY and SSL_CERT_FILE)"
+    ), said
 
 
 def _tls_error(reason: str | None, text: str) -> ssl.SSLError:
