@@ -37,7 +37,14 @@ from urllib.parse import quote, urljoin, urlsplit
 import attrs
 import httpx
 
-from ._causes import ProxyMounts, environment_mounts, environment_proxy, proxy_taken, tunnel_step
+from ._causes import (
+    ProxyMounts,
+    bad_host,
+    environment_mounts,
+    environment_proxy,
+    proxy_taken,
+    tunnel_step,
+)
 from ._redact import shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client, ends
@@ -101,6 +108,14 @@ def _unfetchable_on(*errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as exc:
         raise _unfetchable(exc) from None
+
+
+def _refuse_bad_host(url: httpx.URL) -> None:
+    """A host no name lookup can take (``bad_host``: an ``xn--`` label that is not punycode,
+    say, where httpx raises idna's own error), refused in words that name it, not the URL,
+    whose query is a credential."""
+    if problem := bad_host(url):
+        raise _unfetchable(problem)
 
 
 #: What a failed connection, a dropped one or a malformed reply raises: the
@@ -168,7 +183,7 @@ def _refuse_unfetchable_location(response: httpx.Response) -> None:
     location = response.headers.get("location")
     if response.is_redirect and location is not None:
         with _unfetchable_on(httpx.InvalidURL):
-            httpx.URL(location)
+            _refuse_bad_host(httpx.URL(location))
 
 
 class IncompleteRead(http.client.IncompleteRead):
@@ -332,6 +347,8 @@ class StorageHTTP:
             parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
+        with contextlib.suppress(httpx.InvalidURL):  # else http.client's to refuse, as before
+            _refuse_bad_host(httpx.URL(url))
         https = parts.scheme == "https"
         with _unfetchable_on(ValueError):  # out of range, or not a number
             port = parts.port
@@ -394,6 +411,7 @@ class StorageHTTP:
     ) -> _HttpxReply:
         timeout = httpx.Timeout(self._read_timeout, connect=connect)
         with _unfetchable_on(httpx.InvalidURL):
+            _refuse_bad_host(httpx.URL(url))
             request = client.build_request("GET", url, headers=headers, timeout=timeout)
 
         way = request.extensions[_ROUTE] = Route()  # its proxy: ``_note_route``

@@ -1595,8 +1595,8 @@ def test_a_redirect_loop_fails_the_download_at_once(
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 @pytest.mark.parametrize(
     "location",
-    [b"http://[::1/x", b"http://127.0.0.1:x/", b"ftp://h/x"],
-    ids=["ipv6", "port", "ftp"],
+    [b"http://[::1/x", b"http://127.0.0.1:x/", b"ftp://h/x", b"http://xn--a.example/x"],
+    ids=["ipv6", "port", "ftp", "punycode"],
 )
 def test_a_redirect_to_a_url_that_cannot_be_fetched_is_a_storage_error(
     monkeypatch: pytest.MonkeyPatch, proxied: bool, location: bytes
@@ -2165,6 +2165,29 @@ def test_a_url_that_cannot_be_fetched_is_a_storage_error_at_once(
         run(Source(storage, **{"small.bin": {"url": url}}), tmp_path, sleeps=sleeps)
     assert sleeps == []
     assert "run it again" not in str(info.value)
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+def test_a_host_of_bad_punycode_is_a_storage_error_naming_it(
+    storage: StorageServer,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    proxied: bool,
+) -> None:
+    # An xn-- label that is not valid punycode: behind a proxy, httpx's idna.IDNAError left
+    # the error tree, a traceback; directly, the name was looked up, and each failed lookup
+    # retried to the end. No DNS name is such a label.
+    use_proxy(monkeypatch, storage, proxied)
+    signature = "5e" * 16
+    url = f"http://xn--a.example/o/small.bin?X-Amz-Signature={signature}"
+    sleeps: list[float] = []
+    with pytest.raises(StorageError, match="cannot fetch") as info:
+        run(Source(storage, **{"small.bin": {"url": url}}), tmp_path, sleeps=sleeps)
+    said = str(info.value)
+    assert "host 'xn--a.example' is not a valid host name" in said, said
+    assert signature not in said
+    assert sleeps == []
 
 
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
