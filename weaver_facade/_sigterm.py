@@ -10,15 +10,18 @@ none came asks ``interrupted``. A shared leaf: it imports nothing of the facade.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import NoReturn
 
 _came = threading.Event()
-# Set by ``process_ends_after``: the outermost block then leaves SIGINT ignored.
+# Set by ``process_ends_after``: the outermost block then leaves a Ctrl-C to end the process.
 _process_ends = threading.Event()
 
 
@@ -59,7 +62,8 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         if _process_ends.is_set():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            ctrl_c = signal.getsignal(signal.SIGINT) is _ctrl_c
+            signal.signal(signal.SIGINT, _exit_interrupted if ctrl_c else signal.SIG_IGN)
             # Its default, not ignored: an exit that hangs (its last line written to a pipe
             # nobody reads) must still end on SIGTERM. The console script's handler, which
             # raises, is left behind: it would cut the exit short with a traceback.
@@ -71,13 +75,32 @@ def terminate_as_interrupt() -> Iterator[None]:
         _came.clear()
 
 
+_exiting = threading.Event()
+
+
+def _exit_interrupted(signum: int, frame: FrameType | None) -> None:
+    # A Ctrl-C as the process exits, which may hang (a thread Python waits for, a pipe
+    # nobody reads): ended at once, as interrupted. A flush this one cut short fails
+    # (reentrant); one that blocks, the next Ctrl-C skips.
+    if not _exiting.is_set():
+        _exiting.set()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # closed, or the flush it interrupted
+                stream.flush()
+    os._exit(130)
+
+
 def process_ends_after() -> None:
     """For an entry point whose process exits once its command has ended (the console
     script): ``terminate_as_interrupt``'s block, which ends with the command's close, then
-    leaves SIGINT ignored rather than restored, and SIGTERM at its default. Another Ctrl-C
-    there could only cut the exit short: Python's own handler again, it printed a
-    traceback, or the process died by the signal, the command's exit status lost."""
+    leaves a Ctrl-C to end the process at once with exit status 130 (its output flushed),
+    where SIGINT was Python's own handler, until the atexit hooks, and SIGTERM at its
+    default. That handler again printed a traceback, or the process died by the signal,
+    the command's exit status lost; ignored, a Ctrl-C could not end an exit that hangs."""
     _process_ends.set()
+    # Ignored again once the atexit hooks registered after this one have run: as Python
+    # finalizes, it sets a handler of its own back to SIGINT's default, death by SIGINT.
+    atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
 
 
 def interrupted() -> bool:

@@ -8,7 +8,9 @@ import io
 import json
 import os
 import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -529,10 +531,13 @@ def _blocked_writing_to_a_pipe(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc")
-def test_sigterm_ends_a_command_whose_last_line_nobody_reads() -> None:
+@pytest.mark.parametrize(
+    ("sent", "status"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)]
+)
+def test_a_signal_ends_a_command_whose_last_line_nobody_reads(sent: int, status: int) -> None:
     # A command's error line is written once its close is over; to a pipe that nobody
     # reads (a stuck log reader) it waits. The console script ignored SIGTERM there (a
-    # cancelled CI job's, `timeout`'s): only SIGKILL ended it.
+    # cancelled CI job's, `timeout`'s), and SIGINT: only SIGKILL ended it.
     script = Path(sys.executable).with_name("weaver-facade")
     refused = f"http://127.0.0.1:{free_port()}"
     env = {**os.environ, "WEAVER_BASE_URL": refused, "WEAVER_API_KEY": API_KEY}
@@ -543,7 +548,7 @@ def test_sigterm_ends_a_command_whose_last_line_nobody_reads() -> None:
         while True:
             os.write(stderr, b"x" * 65536)
     os.set_blocking(stderr, True)
-    argv = [str(script), "--max-retries", "0", "models", "show", "m-1"]
+    argv = with_sigint("SIG_DFL", [str(script), "--max-retries", "0", "models", "show", "m-1"])
     try:
         with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env) as run:
             try:
@@ -551,7 +556,7 @@ def test_sigterm_ends_a_command_whose_last_line_nobody_reads() -> None:
                 while not _blocked_writing_to_a_pipe(run.pid) and time.monotonic() < deadline:
                     time.sleep(0.01)
                 assert _blocked_writing_to_a_pipe(run.pid), "it never wrote its line"
-                run.send_signal(signal.SIGTERM)
+                run.send_signal(sent)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     run.wait(timeout=10)
                 ended = run.returncode
@@ -560,7 +565,39 @@ def test_sigterm_ends_a_command_whose_last_line_nobody_reads() -> None:
     finally:
         os.close(unread)
         os.close(stderr)
-    assert ended == -signal.SIGTERM
+    assert ended == status
+
+
+# A thread that Python waits for as it exits, which never ends.
+_EXIT_HANGS = "import threading\nthreading.Thread(target=threading.Event().wait).start()\n"
+
+
+def test_a_ctrl_c_ends_an_exit_that_hangs_once_the_command_ended(tmp_path: Path) -> None:
+    # Once its close was over, the console script ignored SIGINT, so that another Ctrl-C
+    # kept the first's exit status: an exit that hung (waiting for a thread of a library's)
+    # then ignored every Ctrl-C, and only SIGTERM or SIGKILL ended it.
+    (tmp_path / "sitecustomize.py").write_text(_EXIT_HANGS, encoding="utf-8")
+    script = Path(sys.executable).with_name("weaver-facade")
+    with socket.create_server(("127.0.0.1", 0)) as server:  # takes, never answers
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(tmp_path),
+            "WEAVER_BASE_URL": f"http://127.0.0.1:{server.getsockname()[1]}",
+            "WEAVER_API_KEY": API_KEY,
+        }
+        env.pop("WEAVER_LOG", None)
+        with watched(with_sigint("SIG_DFL", [str(script), "models", "show", "m-1"]), env) as run:
+            assert select.select([server], [], [], 30)[0], "it never sent its request"
+            run.process.send_signal(signal.SIGINT)
+            assert run.line_starting("error: interrupted", timeout=30), run.stderr
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.process.wait(timeout=2)
+            hung = run.process.poll() is None
+            run.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.process.wait(timeout=10)
+            ended = run.process.poll()
+    assert (hung, ended, run.stderr) == (True, 130, "error: interrupted\n")
 
 
 @pytest.mark.parametrize(
