@@ -267,6 +267,10 @@ class _LazyGroup(click.Group):
         except click.UsageError as exc:
             raise _one_line(exc, ctx.meta.get(_GIVEN)) from None
         except KeyboardInterrupt as exc:
+            if isinstance(exc.__context__, CliError):
+                # As that error left the command (the spinner's stop, click's contexts):
+                # its line, not a bare one.
+                raise exc.__context__ from None
             # Before a command's own handling (its module loading, say): click would say
             # "Aborted!" and exit 1.
             wanted = _wants_json(ctx, ctx.meta.get(_GIVEN))

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from tests.support.cli import API_KEY, OPERATION_KEYS, Cli, ctrl_c_after_the_first_change
+from tests.support.ctrl_c_points import every_point, interrupted_at
 from tests.support.fakeserver import FakeClock, FakeWeaver, artifact_json, checkpoint_json
 from tests.support.fakeserver import service as fake_service
 from tests.support.scripted_http import Reply, ScriptedServer, pending, unavailable
@@ -34,7 +36,8 @@ from weaver_facade import (
     ServiceClient,
     datum_from_tokens,
 )
-from weaver_facade._cli._state import look_again
+from weaver_facade._cli import operations as cli_operations
+from weaver_facade._cli._state import CliError, look_again
 from weaver_facade.cli import main
 from weaver_facade.emulator import RunningEmulator, run_emulator
 from weaver_facade.emulator._config import FaultConfig, FaultRule
@@ -376,10 +379,69 @@ def test_a_wait_that_never_saw_its_operation_does_not_say_it_runs(
         monkeypatch.setattr(ServiceClient, "operation", interrupted)
     run = cli("--max-retries", "0", "operations", "wait", "op-x", env=env)
     assert run.exit_code == (1 if end == "unreachable" else 130), run.stderr
-    assert run.stderr.splitlines()[-1].endswith(
-        "; operation op-x was not seen; if the server has it, it keeps running there "
-        "(`weaver-facade operations wait op-x`)"
-    ), run.stderr
+    assert run.stderr.splitlines()[-1].endswith("; " + _NOT_SEEN), run.stderr
+
+
+_NOT_SEEN = (
+    "operation op-x was not seen; if the server has it, it keeps running there "
+    "(`weaver-facade operations wait op-x`)"
+)
+
+
+def test_a_second_ctrl_c_as_the_first_ends_the_command_keeps_its_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A second Ctrl-C while the first's line was built, or as its error left the command
+    # (the spinner's stop, click's contexts), gave a bare `error: interrupted`: the
+    # operation, and how to wait for it again, unsaid. One comes at each point in turn,
+    # from the first Ctrl-C until the `operations` group's invoke ends (the root context's
+    # exit after it is _Root's, and once the process ends, SIGINT's handler's).
+    harness: list[Any] = []
+    came: list[bool] = []
+    ended: list[tuple[int, str]] = []
+    invoke = cli_operations.operations.invoke
+
+    def interrupted(self: ServiceClient, operation_id: str) -> None:
+        came.append(True)
+        sys.setprofile(harness[0])  # its points from the first Ctrl-C on
+        raise KeyboardInterrupt
+
+    def invoked(ctx: click.Context) -> Any:
+        try:
+            return invoke(ctx)
+        finally:
+            sys.setprofile(None)
+
+    def wait() -> None:
+        harness[:] = [sys.getprofile()]
+        sys.setprofile(None)
+        try:
+            main.main(["operations", "wait", "op-x"], standalone_mode=False)
+        except CliError as exc:
+            ended.append((exc.exit_code, exc.message))
+        except click.Abort:  # click's, for a KeyboardInterrupt that reached it
+            ended.append((1, "Aborted!"))
+
+    monkeypatch.setattr(ServiceClient, "operation", interrupted)
+    monkeypatch.setattr(cli_operations.operations, "invoke", invoked)
+    monkeypatch.setenv("WEAVER_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("WEAVER_LOG", raising=False)
+    wait()
+    first = list(ended)
+    assert first == [(130, "interrupted; " + _NOT_SEEN)]
+    lines: list[tuple[str, list[tuple[int, str]]]] = []
+
+    def interrupted_at_a_point(at: int, kept: list[BaseException]) -> str:
+        came.clear()
+        ended.clear()
+        where = interrupted_at(at, wait, kept)
+        if came:  # else it came before the first, with no line to keep
+            lines.append((where, list(ended)))
+        return where
+
+    every_point(interrupted_at_a_point, lambda: True)
+    assert len(lines) > 20
+    assert "\n".join(f"{w}: {e}" for w, e in lines if e != first) == ""
 
 
 @pytest.mark.parametrize("as_json", [False, True])

@@ -557,6 +557,21 @@ def _keeps_running(operation_id: str, state: CliState) -> str:
     return f"; {name_watched(operation_id)} {keeps} (`{look_again(operation_id)}`)"
 
 
+def _interrupted(exc: KeyboardInterrupt, state: CliState) -> CliError:
+    """The error that ends a command a Ctrl-C (or SIGTERM) interrupted."""
+    op = state.progress.last_operation_id
+    # A create's note in the command line's words ("interrupted while the request to create
+    # a model was on its way: ..."), naming the model it may have made.
+    message = "; ".join(cli_notes(exc)) or "interrupted"
+    ended = state.progress.last_status is not None and state.progress.last_status.is_terminal
+    if op is not None and not ended:  # a wait that ended leaves nothing running
+        message += _keeps_running(op, state)
+    payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
+    if payload is not None:
+        payload["operation_id"] = op
+    return CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload)
+
+
 def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
     """Turn the facade's exceptions into one-line errors and exit statuses."""
 
@@ -609,19 +624,13 @@ def handles_errors(f: Callable[P, R]) -> Callable[P, R]:
                 failure.payload["operation_id"] = failure.payload["operation_id"] or op
             raise failure from None
         except KeyboardInterrupt as exc:
-            op = state.progress.last_operation_id
-            # A create's note in the command line's words ("interrupted while the request
-            # to create a model was on its way: ..."), naming the model it may have made.
-            message = "; ".join(cli_notes(exc)) or "interrupted"
-            ended = (
-                state.progress.last_status is not None and state.progress.last_status.is_terminal
-            )
-            if op is not None and not ended:  # a wait that ended leaves nothing running
-                message += _keeps_running(op, state)
-            payload = state.error_payload(exc, EXIT_INTERRUPTED, message)
-            if payload is not None:
-                payload["operation_id"] = op
-            raise CliError(message, exit_code=EXIT_INTERRUPTED, payload=payload) from None
+            while True:  # another Ctrl-C as its line is built: the same line, built again
+                try:
+                    failure = _interrupted(exc, state)
+                    break
+                except KeyboardInterrupt:
+                    pass
+            raise failure from None
         finally:
             state.progress.stop()
 
