@@ -16,7 +16,7 @@ import sys
 # The top-level modules each extra brings, with the extras it includes (see pyproject.toml).
 _MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("click", "rich"),
-    "emulator": ("starlette", "uvicorn", "numpy", "safetensors", "yaml", "jsonschema"),
+    "emulator": ("starlette", "uvicorn", "numpy", "yaml", "jsonschema"),
     "contract": ("schemathesis",),
 }
 _INCLUDES: dict[str, tuple[str, ...]] = {"emulator": ("cli",), "contract": ("emulator",)}

@@ -122,3 +122,30 @@ def test_the_console_script_with_the_extra_runs_the_cli(blocker: Path) -> None:
     done = run(blocker, "", str(SCRIPT), "--help")
     assert done.returncode == 0
     assert done.stdout.startswith("Usage: weaver-facade ")
+
+
+# Trains, saves, loads and exports a LoRA and a full_ft model, each file the emulator reads or
+# writes: none may need safetensors, which the `emulator` extra does not bring.
+WITHOUT_SAFETENSORS = """
+import sys
+from weaver_facade import ServiceClient, datum_from_tokens
+from weaver_facade.emulator import run_emulator
+
+with run_emulator() as emu, ServiceClient(base_url=emu.base_url, api_key=emu.api_key) as svc:
+    for mode in ("lora", "full_ft"):
+        trainer = svc.create_training_client("weaver-tiny", training_mode=mode)
+        trainer.forward_backward([datum_from_tokens(list(b"the cat sat"))])
+        trainer.optim_step()
+        checkpoint = trainer.save_state(mode)
+        svc.create_training_client_from_state(checkpoint)
+        for merge in (False, True) if mode == "lora" else (False,):
+            trainer.export_weights(checkpoint, merge_adapter=merge)
+print(sorted(m for m in sys.modules if m.partition(".")[0] == "safetensors"))
+"""
+
+
+def test_the_emulator_needs_no_safetensors(blocker: Path) -> None:
+    command = [sys.executable, "-m", "weaver_facade.emulator", "--help"]
+    assert run(blocker, "safetensors", *command).returncode == 0
+    done = run(blocker, "safetensors", sys.executable, "-c", WITHOUT_SAFETENSORS)
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
