@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from starlette.applications import Starlette
 
 from tests.emulator.training_support import Arrays, log_softmax, reference_loss, tensors_of
 from tests.support.emulator import ADAM, Api, assert_error, batch, datum
-from weaver_facade.emulator._base_models import base_weights
+from weaver_facade.emulator._base_models import BASE_MODELS, base_weights
+from weaver_facade.emulator._trainer import AdamParams, Datum, NonFiniteError, Trainer
 
 
 def lora_pair(tensors: Arrays) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
@@ -298,3 +300,70 @@ async def test_a_step_whose_commit_failed_never_trains(app: Starlette, api: Api)
     assert after_retry is not None
     for name, grad in once.items():
         np.testing.assert_array_equal(after_retry[name], grad, err_msg=name)
+
+
+def adamw_by_the_book(
+    p: npt.NDArray[Any],
+    m1: npt.NDArray[Any],
+    m2: npt.NDArray[Any],
+    grad: npt.NDArray[Any],
+    scale: float,
+    step: int,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """One AdamW step on float32 arrays, an expression per line, ``ADAM``'s settings."""
+    f = np.float32
+    lr, b1, b2 = ADAM["learning_rate"], ADAM["beta1"], ADAM["beta2"]
+    g = grad * f(scale)
+    m = m1 * f(b1) + g * f(1.0 - b1)
+    v = m2 * f(b2) + (g * g) * f(1.0 - b2)
+    update = (m / f(1.0 - b1**step)) / (np.sqrt(v / f(1.0 - b2**step)) + f(ADAM["eps"]))
+    return p * f(1.0 - lr * ADAM["weight_decay"]) - f(lr) * update, m, v
+
+
+def large_full_ft() -> tuple[Trainer, list[Datum]]:
+    trainer = Trainer(BASE_MODELS["weaver-large-vocab"], "full_ft", None, 0)
+    tokens = np.arange(0, 151936, 4099, dtype=np.int64)
+    return trainer, [Datum(tokens, np.roll(tokens, -1), np.ones(len(tokens)))]
+
+
+def test_an_optimizer_step_is_adamw_bit_for_bit_and_a_failed_one_changes_nothing() -> None:
+    trainer, data = large_full_ft()
+    params = AdamParams(**ADAM)
+    for step in (1, 2, 3):
+        trainer.forward_backward(data)
+        grads = trainer.grads
+        assert grads is not None
+        before = {
+            k: (p, trainer.moments1[k], trainer.moments2[k], grads[k])
+            for k, p in trainer.params.items()
+        }
+        saved = {k: tuple(a.tobytes() for a in arrays) for k, arrays in before.items()}
+        with pytest.raises(NonFiniteError):  # a float32 learning rate of inf
+            trainer.optim_step(AdamParams(**{**ADAM, "learning_rate": 1e39}))
+        assert (trainer.step, trainer.grads) == (step - 1, grads)
+        for k, arrays in before.items():
+            now = (trainer.params[k], trainer.moments1[k], trainer.moments2[k])
+            assert all(a is b for a, b in zip(now, arrays[:3], strict=True)), k
+            assert tuple(a.tobytes() for a in arrays) == saved[k], k
+        scale = trainer.optim_step(params)["optim:clip_scale"]
+        assert trainer.step == step
+        for k, (p, m1, m2, grad) in before.items():
+            expected = adamw_by_the_book(p, m1, m2, grad, scale, step)
+            now = (trainer.params[k], trainer.moments1[k], trainer.moments2[k])
+            assert [a.tobytes() for a in now] == [a.tobytes() for a in expected], k
+
+
+def test_a_full_ft_optimizer_step_holds_few_arrays_of_a_weights_size() -> None:
+    # Its results take three new arrays per weight (the old state stays until the step is
+    # known finite), each weaver-large-vocab weight is as large as the other, and the step
+    # needs one array more: it took 12, holding each expression's result.
+    trainer, data = large_full_ft()
+    trainer.forward_backward(data)
+    weight = trainer.params["embedding"].nbytes
+    tracemalloc.start()
+    try:
+        trainer.optim_step(AdamParams(**ADAM))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 6 * weight < peak < 7.5 * weight

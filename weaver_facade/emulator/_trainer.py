@@ -114,8 +114,10 @@ class Trainer:
 
     def reset_optimizer(self) -> None:
         self.step = 0
-        self.moments1 = {k: np.zeros_like(p) for k, p in self.params.items()}
-        self.moments2 = {k: np.zeros_like(p) for k, p in self.params.items()}
+        # np.zeros, unlike zeros_like, leaves the pages to the system until written: fresh
+        # moments are only read, and replaced by the first step.
+        self.moments1 = {k: np.zeros(p.shape, p.dtype) for k, p in self.params.items()}
+        self.moments2 = {k: np.zeros(p.shape, p.dtype) for k, p in self.params.items()}
 
     def state_tensors(self, include_optimizer: bool) -> dict[str, npt.NDArray[np.generic]]:
         """Copies of the trainable weights (and the Adam state) for a checkpoint."""
@@ -235,7 +237,7 @@ class Trainer:
 
     def optim_step(self, adam: AdamParams) -> dict[str, float]:
         """AdamW (decoupled weight decay) on the accumulated gradients, then clear them."""
-        grads = self.grads or {k: np.zeros_like(p) for k, p in self.params.items()}
+        grads = self.grads or {k: np.zeros(p.shape, p.dtype) for k, p in self.params.items()}
         grad_norm = float(
             np.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in grads.values()))
         )
@@ -249,20 +251,30 @@ class Trainer:
         new_params: dict[str, F32] = {}
         new_m1: dict[str, F32] = {}
         new_m2: dict[str, F32] = {}
+        # AdamW's float32 operations one by one, into three new arrays per weight (the
+        # old state stays until the step is known finite) and one scratch array, where
+        # each expression's result was an array of its own: a full_ft step took 12 arrays
+        # of a weight's size more than its start, now 7. Addition commutes bit for bit.
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
             for k, p in self.params.items():
-                g = grads[k] * np.float32(scale)
-                m = self.moments1[k] * np.float32(b1) + g * np.float32(1.0 - b1)
-                v = self.moments2[k] * np.float32(b2) + (g * g) * np.float32(1.0 - b2)
-                decayed = p * np.float32(1.0 - adam.learning_rate * adam.weight_decay)
-                m_hat = m / np.float32(bias1)
-                v_hat = v / np.float32(bias2)
-                update = m_hat / (np.sqrt(v_hat) + np.float32(adam.eps))
-                new_params[k] = (decayed - np.float32(adam.learning_rate) * update).astype(
-                    np.float32, copy=False
-                )
-                new_m1[k] = m.astype(np.float32, copy=False)
-                new_m2[k] = v.astype(np.float32, copy=False)
+                g = np.multiply(grads[k], np.float32(scale))
+                m = np.multiply(self.moments1[k], np.float32(b1))
+                v = np.multiply(g, np.float32(1.0 - b1))
+                m += v  # m = m1 * b1 + g * (1 - b1)
+                np.multiply(g, g, out=v)
+                v *= np.float32(1.0 - b2)
+                new_p = np.multiply(self.moments2[k], np.float32(b2))
+                v += new_p  # v = m2 * b2 + g * g * (1 - b2)
+                np.divide(v, np.float32(bias2), out=g)
+                np.sqrt(g, out=g)
+                g += np.float32(adam.eps)  # sqrt(v_hat) + eps
+                np.divide(m, np.float32(bias1), out=new_p)
+                new_p /= g  # update = m_hat / (sqrt(v_hat) + eps)
+                np.multiply(new_p, np.float32(adam.learning_rate), out=g)
+                np.multiply(p, np.float32(1.0 - adam.learning_rate * adam.weight_decay), out=new_p)
+                new_p -= g  # decayed - lr * update
+                new_params[k], new_m1[k], new_m2[k] = new_p, m, v
+                del g
         if not np.isfinite(grad_norm) or not all(
             np.isfinite(x).all() for x in (*new_params.values(), *new_m2.values())
         ):
