@@ -27,6 +27,9 @@ Fixtures:
     against a real Weaver. It is sent one request, without retries, when the
     fixture is set up; without a reply (within 10 s, or the seconds of
     ``--weaver-setup-timeout``), each test that uses it fails at once, in one line.
+    ``--weaver-emulator-port N`` has the emulator listen on 127.0.0.1:N rather than on
+    a free port; a port in use fails each test that uses it, in one line (under
+    pytest-xdist, each worker starts an emulator of its own: one port serves one).
 ``weaver_client`` (function scope)
     A ``ServiceClient`` connected to ``weaver_server``, closed after the test.
 ``weaver_async_client`` (function scope)
@@ -569,8 +572,8 @@ def _secrets_of(key: str | None, url: str) -> list[str]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--weaver-base-url``, ``--weaver-api-key``, ``--weaver-setup-timeout`` and
-    ``--weaver-extensions``."""
+    """Add ``--weaver-base-url``, ``--weaver-api-key``, ``--weaver-setup-timeout``,
+    ``--weaver-extensions`` and ``--weaver-emulator-port``."""
     group = parser.getgroup("weaver", "weaver-facade fixtures")
     group.addoption(
         "--weaver-base-url",
@@ -599,14 +602,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="The extensions the local emulator offers: all (default), none, or a "
         "comma-separated list of openapi.yaml's extension names.",
     )
+    group.addoption(
+        "--weaver-emulator-port",
+        metavar="N",
+        default=None,
+        help="The port the local emulator listens on, on 127.0.0.1 (default: 0, a free one).",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before the others, for _HidingStream
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse ``--weaver-extensions`` with ``--weaver-base-url``, and ``--weaver-api-key``
-    or ``--weaver-setup-timeout`` without it: each would be ignored. And a
-    ``--weaver-extensions`` the emulator would refuse, a ``--weaver-setup-timeout`` that is
-    no number of seconds above 0, or a ``--weaver-base-url`` (or its key) the client would
+    """Refuse ``--weaver-extensions`` or ``--weaver-emulator-port`` with
+    ``--weaver-base-url``, and ``--weaver-api-key`` or ``--weaver-setup-timeout`` without
+    it: each would be ignored. And a ``--weaver-extensions`` the emulator would refuse, a
+    ``--weaver-emulator-port`` that is no port, a ``--weaver-setup-timeout`` that is no
+    number of seconds above 0, or a ``--weaver-base-url`` (or its key) the client would
     refuse, once, rather than in every test."""
     config.pluginmanager.register(_HidingOutsideReports(config))
     # Given empty too (`--weaver-base-url "$URL"` with URL unset): refused, not the emulator.
@@ -627,6 +637,17 @@ def pytest_configure(config: pytest.Config) -> None:
                 EmulatorConfig(data_dir=Path(), extensions=extensions)
             except ValueError as exc:
                 raise pytest.UsageError(f"--weaver-extensions: {exc}") from None
+    port = config.getoption("--weaver-emulator-port")
+    if port is not None:
+        if base_url is not None:
+            raise pytest.UsageError(
+                "--weaver-emulator-port is the local emulator's port; with "
+                "--weaver-base-url, the tests run against that server"
+            )
+        if _port(port) is None:
+            raise pytest.UsageError(
+                f"--weaver-emulator-port must be a port number from 0 to 65535, not {port!r}"
+            )
     setup_timeout = config.getoption("--weaver-setup-timeout")
     if setup_timeout is not None:
         if base_url is None:
@@ -694,6 +715,11 @@ def _seconds(given: str) -> float | None:
     except ValueError:
         return None
     return seconds if 0 < seconds < math.inf else None
+
+
+def _port(given: str) -> int | None:
+    """``given`` as a port number (0: a free one), or ``None``."""
+    return int(given) if given.isascii() and given.isdigit() and int(given) <= 65535 else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -917,7 +943,22 @@ def weaver_server(
     if problem is not None:
         pytest.fail(f"weaver_emulator_options: {problem}", pytrace=False)
     request.config.stash[_STARTED_WITH] = weaver_emulator_options
-    with run_emulator(data_dir, api_keys=(key,), **options) as emulator:
+    given_port = request.config.getoption("--weaver-emulator-port")  # checked by pytest_configure
+    port = 0 if given_port is None else _port(given_port) or 0
+    with contextlib.ExitStack() as stack:
+        failure: str | None = None
+        try:
+            emulator = stack.enter_context(
+                run_emulator(data_dir, api_keys=(key,), port=port, **options)
+            )
+        except RuntimeError as exc:  # the port is in use, or the server failed to start
+            failure = str(exc)
+        if failure is not None:  # failed outside the except block: no chained traceback
+            if given_port is not None:
+                failure = f"--weaver-emulator-port {port}: {failure}"
+                if hasattr(request.config, "workerinput"):  # one port serves one emulator
+                    failure += " (under pytest-xdist, each worker starts an emulator of its own)"
+            pytest.fail(f"weaver_server: {failure}", pytrace=False)
         server = WeaverServer(base_url=emulator.base_url, api_key=key, data_dir=data_dir)
         request.config.stash[_SECRETS] = _secrets_of(key, emulator.base_url)
         yield server

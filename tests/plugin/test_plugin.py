@@ -569,6 +569,100 @@ def test_a_wrong_weaver_extensions_value_is_one_usage_error(
     assert result.stdout.str().count("unknown extension") == 0  # no test ran to say it again
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_weaver_emulator_port_chooses_the_emulators_port(pytester: pytest.Pytester) -> None:
+    port = free_port()
+    pytester.makepyfile(
+        f"""
+        import httpx
+
+        def test_port(weaver_server, weaver_client):
+            assert weaver_server.base_url == "http://127.0.0.1:{port}"
+            weaver_client.create_training_client("weaver-tiny")
+            # The listener is the emulator, asked from outside the fixtures.
+            reply = httpx.get("http://127.0.0.1:{port}/openapi.yaml")
+            assert reply.status_code == 200
+        """
+    )
+    run(pytester, "--weaver-emulator-port", str(port)).assert_outcomes(passed=1)
+
+
+def test_a_weaver_emulator_port_in_use_fails_each_test_in_one_line(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(weaver_server): pass\ndef test_y(weaver_client): pass")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(pytester, "--weaver-emulator-port", str(port))
+    result.assert_outcomes(errors=2)
+    line = (
+        f"*weaver_server: --weaver-emulator-port {port}: the emulator cannot listen on "
+        f"127.0.0.1:{port}: port {port} is in use*"
+    )
+    result.stdout.fnmatch_lines([line, line])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_under_xdist_one_weaver_emulator_port_serves_one_worker(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # Each worker starts an emulator of its own: the second finds the port taken (or, when
+    # both try at once, fails to bind it), and says why. The first keeps its emulator until
+    # then, else a slow second one could start after it stopped.
+    refused = tmp_path / "refused"
+    pytester.makeconftest(
+        "def pytest_runtest_logreport(report):\n"
+        "    if report.when == 'setup' and report.failed:\n"
+        f"        open({str(refused)!r}, 'w').close()\n"
+    )
+    pytester.makepyfile(
+        f"""
+        import os, time
+
+        def test_x(weaver_server):
+            deadline = time.monotonic() + 120
+            while not os.path.exists({str(refused)!r}) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        """
+    )
+    port = str(free_port())
+    args = ("-n", "2", "--dist", "each", "--weaver-emulator-port", port)
+    result = pytester.runpytest_subprocess(*PLUGIN, *QUIET, *args)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*weaver_server: --weaver-emulator-port {port}: the emulator * (under pytest-xdist, *"]
+    )
+
+
+@pytest.mark.parametrize("given", ["x", "-1", "65536", "", "8080.0"])
+def test_a_wrong_weaver_emulator_port_is_a_usage_error(
+    pytester: pytest.Pytester, given: str
+) -> None:
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-emulator-port", given)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --weaver-emulator-port must be a port number from 0 to 65535, not {given!r}"]
+    )
+
+
+def test_weaver_emulator_port_with_weaver_base_url_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    args = ("--weaver-base-url", "http://127.0.0.1:9", "--weaver-emulator-port", "8080")
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--weaver-emulator-port is the local emulator's port*"])
+
+
 def test_without_opting_in_there_are_no_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(weaver_client): pass")
     result = pytester.runpytest(*QUIET)
