@@ -20,7 +20,6 @@ from typing import (
     NoReturn,
     Protocol,
     Self,
-    TypeAlias,
     TypedDict,
     TypeVar,
     Unpack,
@@ -46,12 +45,13 @@ from ._lazy import asyncio, in_own_thread, wire
 from ._operations import (
     AsyncOperationHandle,
     Fetch,
-    Followed,
+    Look,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
     ProgressCallback,
     ResultParser,
+    Settler,
     SleepT,
     SnapshotT,
     snapshot_from_wire,
@@ -84,34 +84,6 @@ class Submission(NamedTuple, Generic[T]):
     call: Call[wire.Operation]
     parse_result: ResultParser[T]
     model_id: str | None = None
-
-
-Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
-
-
-class Watched(NamedTuple, Generic[T]):
-    """A handle's parts for an operation seen through its resource (``Settler.watch``).
-
-    Attributes:
-        snapshot: The resource, as a snapshot under the operation's id.
-        parse: Its result's parser.
-        look: The plan that sees the resource again.
-    """
-
-    snapshot: OperationSnapshot
-    parse: ResultParser[T]
-    look: Look
-
-
-class Settler(NamedTuple, Generic[T]):
-    """What a handle's ``Settle`` is made of (``_operations._HandleState._follow``):
-    ``watch`` takes the done operation and the client's policy (which remembers what the
-    looks learn) and gives the resource to watch, seen again by a plan; ``result_type``
-    names the type a re-attach needs to wait so too (``service.operation(id,
-    result_type)``), which the hints name."""
-
-    watch: Callable[[OperationSnapshot, PollPolicy], Watched[T] | None]
-    result_type: str
 
 
 class Started(NamedTuple, Generic[T]):
@@ -475,8 +447,8 @@ class _Base(Generic[SleepT, SnapshotT]):
         polled: bool,
         reattach_as: str | None,
     ) -> H:
-        """The shell's ``handle``, a ``cls``: its fetches and its settle call the shell's own
-        ``snapshot`` and ``run``, sync or async."""
+        """The shell's ``handle``, a ``cls``: its fetches call the shell's own ``snapshot``
+        and ``run``, sync or async."""
         settle = started.settle
 
         def seen_again(again: Look) -> Fetch[SnapshotT]:
@@ -484,12 +456,6 @@ class _Base(Generic[SleepT, SnapshotT]):
 
         def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
             return self.snapshot(started.snapshot.id, wait, budget, seen)
-
-        def settled(done: OperationSnapshot) -> Followed[T, SnapshotT] | None:  # ``Settle``
-            then = None if settle is None else settle.watch(done, self.poll)
-            if then is None:
-                return None
-            return Followed(snapshot=then.snapshot, parse=then.parse, fetch=seen_again(then.look))
 
         return cls(
             started.snapshot,
@@ -501,7 +467,8 @@ class _Base(Generic[SleepT, SnapshotT]):
             closing=self.refusing,
             result_in_response=started.look is None and not polled,
             long_poll=started.look is None,
-            settle=None if settle is None else settled,
+            settle=settle,
+            fetch_of=seen_again,
             # What a re-attach passes to wait as this wait does: the type a re-attach was
             # given, else the kind (the request's, for a server that says none) tells.
             reattach_as=settle.result_type

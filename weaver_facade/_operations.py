@@ -41,6 +41,7 @@ from ._errors import (
     server_says,
 )
 from ._lazy import asyncio, asyncio_sleep, in_own_thread, wire
+from ._plans import Plan
 from ._schema import field_at
 from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
@@ -706,24 +707,35 @@ class _Watch:
 SleepT = TypeVar("SleepT")
 
 
-class Followed(NamedTuple, Generic[T, SnapshotT]):
+#: ``look()``: a plan that reads a watched resource again; a shell's handle makes it its
+#: ``Fetch``.
+Look: TypeAlias = Callable[[], Plan[OperationSnapshot]]
+
+
+class Followed(NamedTuple, Generic[T]):
     """What the wait for a done operation goes on with, when its result is not yet final
     (``_HandleState._follow``): the resource it made.
 
     Attributes:
         snapshot: The resource, as a snapshot under the operation's id.
         parse: Its result's parser.
-        fetch: The fetch that reads it again.
+        look: The plan that reads it again.
     """
 
     snapshot: OperationSnapshot
     parse: ResultParser[T]
-    fetch: Fetch[SnapshotT]
+    look: Look
 
 
-#: ``settle(snapshot)`` of a done operation: what its wait goes on with, or ``None`` when
-#: its result is final (``_HandleState._follow``).
-Settle: TypeAlias = Callable[[OperationSnapshot], Followed[T, SnapshotT] | None]
+class Settler(NamedTuple, Generic[T]):
+    """A handle's ``settle`` (``_HandleState._follow``): ``watch`` takes the done operation
+    and the handle's policy (which remembers what the looks learn) and gives the resource
+    to follow, or ``None`` when its result is final; ``result_type`` names the type a
+    re-attach needs to wait so too (``service.operation(id, result_type)``), which the
+    hints name."""
+
+    watch: Callable[[OperationSnapshot, PollPolicy], Followed[T] | None]
+    result_type: str
 
 
 class _HandleState(Generic[T_co, SnapshotT, SleepT]):
@@ -748,7 +760,8 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         closing: Callable[[], bool] | None = None,
         result_in_response: bool = True,
         long_poll: bool = True,
-        settle: Settle[T_co, SnapshotT] | None = None,
+        settle: Settler[T_co] | None = None,
+        fetch_of: Callable[[Look], Fetch[SnapshotT]] | None = None,
         reattach_as: str | None = None,
     ) -> None:
         self._snapshot = snapshot
@@ -756,6 +769,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         # Whether ``fetch`` long-polls (see ``Poller.next_step``).
         self._long_poll = long_poll
         self._settle = settle
+        self._fetch_of = fetch_of  # a ``Followed.look`` as this handle's fetch
         self._following = False  # the operation is done; what it made is watched
         # The result type a re-attach needs, named in the hints (see ``pick_up_again``).
         self._reattach_as = reattach_as
@@ -861,7 +875,7 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
         its result is what it promises (a save whose checkpoint still says ``pending``,
         which a load meets as 409 ``checkpoint_not_ready``). Once it is done with its
         result in hand, ``settle`` is asked, once, what to watch; the wait then goes on
-        with that snapshot, parser and fetch (which reads a resource: a
+        with that snapshot, parser and look as its fetch (which reads a resource: a
         ``_recovery.ResourceWatch``), under the operation's id, within the same deadline
         and polling policy, until the resource is final or has failed. ``True`` when it
         turns to that now."""
@@ -869,10 +883,11 @@ class _HandleState(Generic[T_co, SnapshotT, SleepT]):
             return False
         if self._look_owed_now():
             return False  # its result is still to be fetched
-        then, self._settle = self._settle(self._snapshot), None
+        then, self._settle = self._settle.watch(self._snapshot, self._policy), None
         if then is None:
             return False
-        self._parse_result, self._fetch = then.parse, then.fetch
+        assert self._fetch_of is not None  # given with ``settle`` (``_io``)
+        self._parse_result, self._fetch = then.parse, self._fetch_of(then.look)
         self._snapshot = _with_known(then.snapshot, self.kind, self.model_id)
         self._long_poll = self._look_owed = False
         self._following = True

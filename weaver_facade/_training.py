@@ -61,21 +61,21 @@ from ._extensions import CHECKPOINT_BY_ID
 from ._io import (
     AsyncIO,
     HasOptions,
-    Settler,
     Started,
     Submission,
     SyncIO,
-    Watched,
     started,
 )
 from ._lazy import wire
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
+    Followed,
     OperationHandle,
     OperationSnapshot,
     PollPolicy,
     ResultParser,
+    Settler,
     started_snapshot,
 )
 from ._plans import Build, Call, Exclusive, Plan
@@ -186,7 +186,7 @@ def _parse_load(
     )
 
 
-def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] | None:
+def _saved(snap: OperationSnapshot, server: PollPolicy) -> Followed[Checkpoint] | None:
     """A save's ``Settler.watch`` (``_operations._HandleState._follow``): ``wait=True``
     promises the saved checkpoint, so one not yet completed is watched, read again by id
     (``lookup.by_id``; ``server`` tells whether the server has that route). ``None`` for
@@ -209,7 +209,7 @@ def _saved(snap: OperationSnapshot, server: PollPolicy) -> Watched[Checkpoint] |
             server.checkpoint_by_id_supported is True and missing.status_code == 404
         ),
     )
-    return Watched(snapshot=watch.snapshot(checkpoint), parse=watch.result, look=watch.look)
+    return Followed(snapshot=watch.snapshot(checkpoint), parse=watch.result, look=watch.look)
 
 
 def _name_taken(error: ConflictError) -> ConflictError:
@@ -278,7 +278,7 @@ def _exporting(
     (``artifact_again``), and one that failed is the operation's failure, as for a 200
     with the artifact. ``wrap`` is the parser's, around the artifact watched."""
 
-    def watch(snap: OperationSnapshot, _server: PollPolicy) -> Watched[Artifact] | None:
+    def watch(snap: OperationSnapshot, _server: PollPolicy) -> Followed[Artifact] | None:
         try:
             artifact = artifact_result(kind, snap)
         except ResponseValidationError:
@@ -286,7 +286,7 @@ def _exporting(
         if artifact.status is ArtifactStatus.COMPLETED:
             return None
         watched = ResourceWatch(snap.kind or kind, artifact, artifact_again, operation_id=snap.id)
-        return Watched(
+        return Followed(
             snapshot=watched.snapshot(artifact), parse=wrap(watched.result), look=watched.look
         )
 
