@@ -108,7 +108,7 @@ from ._operations import (
     ProgressCallback,
 )
 from ._plans import Call, Exclusive, Plan, adrive, drive
-from ._redact import Secret, basic, shown_url
+from ._redact import API_KEY_HEADER, Secret, basic, shown_url
 from ._resume import ResumePlan, ResumeStep, resume_plan
 from ._retry import CallOptions
 from ._steps import StepsByModel
@@ -135,7 +135,7 @@ from ._transport import (
 )
 from ._version import USER_AGENT
 from ._watched import seconds
-from ._wire import API_KEY_HEADER, Delivery, EarlierAttempt, expect
+from ._wire import Delivery, EarlierAttempt, expect
 
 T = TypeVar("T")
 

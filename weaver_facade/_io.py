@@ -58,6 +58,7 @@ from ._operations import (
     started_snapshot,
 )
 from ._plans import Build, Call, Exclusive, Pause, Plan, WireModel, adrive, drive
+from ._redact import sent_frames_dropped
 from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach, reply_lost
 from ._transport import give_cli_words
 from ._wire import (
@@ -67,7 +68,6 @@ from ._wire import (
     finish,
     hide_key,
     kind_schemas,
-    sent_frames_dropped,
     undecodable,
 )
 

@@ -1,7 +1,8 @@
 """The API key out of a text: one rule for the facade's messages and the kit's reports,
 whose spellings of it (``spelled``) the pytest plugin hides too; a URL's user info out of
 what they show of it (``shown_url``); a credential kept out of what introspection shows
-(``Secret``).
+(``Secret``); a request's secrets (``secrets_of``) out of a value (``scrub``), a reply's
+JSON body (``json_without_secrets``) and a traceback's frames (``sent_frames_dropped``).
 
 A key at least ``ANYWHERE`` characters long is replaced wherever it appears; a shorter
 (toy) key only where it stands alone, so that the key ``k`` leaves ``checkpoint``
@@ -16,14 +17,18 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import re
 import weakref
-from collections.abc import Iterator, Sequence
-from typing import final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, cast, final
 
 import httpx
 
 ANYWHERE = 8
+
+T = TypeVar("T")
 
 
 # A backslash that begins an escape, or such a one escaped again: doubled by a repr of a
@@ -245,3 +250,185 @@ class Secret:
 
 
 _REVEALED: weakref.WeakKeyDictionary[Secret, str] = weakref.WeakKeyDictionary()
+
+
+# -- a request's secrets, out of the values and tracebacks that may show them ----------
+
+API_KEY_HEADER = "X-WEAVER-API-KEY"
+REDACTED = "[redacted]"
+# Set on a request by the retry transport as httpcore sends it (its trace): the secret
+# headers (``secret_headers``) that went out for it but that it may not hold, which a
+# reply or a failure may echo all the same: the auth of a user's client, or a copy of
+# the request that a transport of the user's sent.
+SENT_SECRETS = "weaver_facade.sent_secrets"
+
+# The headers whose values are secrets: an API key's, and those whose credentials
+# ``credentials`` takes apart (a proxy URL's user info goes as Proxy-Authorization, on a
+# CONNECT or a plain http request, and a proxy may echo it as a server may).
+_KEY_HEADERS = frozenset({API_KEY_HEADER.lower(), "api-key", "x-api-key"})
+_AUTHORIZATIONS = frozenset({"authorization", "proxy-authorization"})
+SECRET_HEADER_NAMES = _KEY_HEADERS | _AUTHORIZATIONS
+
+
+def secret_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    """Those of ``headers`` (httpcore's, as sent) whose values are secrets, for
+    ``SENT_SECRETS``."""
+    found = []
+    for name, value in headers:
+        lowered = name.decode("latin-1").lower()
+        if lowered in SECRET_HEADER_NAMES:
+            try:
+                found.append((lowered, value.decode("utf-8")))
+            except UnicodeDecodeError:
+                found.append((lowered, value.decode("latin-1")))
+    return tuple(found)
+
+
+def _secret_values(request: httpx.Request) -> Iterator[tuple[str, str]]:
+    """The secret headers of ``request``, and those sent for it (``SENT_SECRETS``)."""
+    for name, value in request.headers.multi_items():
+        if name.lower() in SECRET_HEADER_NAMES:
+            yield name.lower(), value
+    sent = request.extensions.get(SENT_SECRETS)
+    yield from sent if isinstance(sent, tuple) else ()
+
+
+def _authorization_secrets(value: str) -> list[str]:
+    # A value with no scheme (``Authorization: TOKEN``) is the token itself.
+    return credentials(value) or ([value.strip()] if value.strip() else [])
+
+
+def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
+    """What ``request`` carried that its reply or error may echo: the API key, and the
+    credentials of its ``Authorization`` (a base URL's user info, sent as Basic) and
+    ``Proxy-Authorization``; and so of the headers sent for it that it does not hold
+    (``SENT_SECRETS``)."""
+    if request is None:
+        return ()
+    found: list[str] = []
+    for name, value in _secret_values(request):
+        found += _authorization_secrets(value) if name in _AUTHORIZATIONS else [value]
+    return tuple(dict.fromkeys(filter(None, found)))
+
+
+def json_without_secrets(response: httpx.Response, request: httpx.Request) -> Any:
+    """``response``'s JSON body without ``request``'s API key (an operation's error message
+    may echo it), nor its other credentials (``secrets_of``); ``None`` for a body that does
+    not contain them (or is not JSON), which stays as it is."""
+    secrets = secrets_of(request)
+    content = response.content
+    # JSON may escape any character of a string (``\"``, ``\/``, ``\u0073``), and escape
+    # the escapes of a string that is JSON text itself: a body with an escape is parsed.
+    # Read as the parser reads it: UTF-8, or UTF-16 or UTF-32 by its first bytes.
+    if not secrets or (
+        b"\\" not in content
+        and not holds(content.decode(json.detect_encoding(content), "replace"), secrets)
+    ):
+        return None
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        return None  # not JSON: the parser's error quotes it scrubbed
+    # Parsed for an escape, it mostly holds none of them either: kept so, not rebuilt
+    # string by string (milliseconds for a page of 100, each reply).
+    if not holds("\0".join(_strings(data)), secrets):
+        return None
+    # A short (toy) key may be a word of the data itself, such as a checkpoint named
+    # `secret`, and so may the base URL's user name or password, which a server may name
+    # things after (its account): ids, names and paths keep them (rewritten, they would
+    # name nothing).
+    user_info = [
+        half
+        for name, value in _secret_values(request)
+        if name in _AUTHORIZATIONS
+        for half in credentials(value)[1:]  # a Basic credential's halves
+    ]
+    anywhere = [s for s in secrets if len(s) >= ANYWHERE and s not in user_info]
+    named = [secret for secret in secrets if secret not in anywhere]
+    scrubbed = scrub(data, anywhere)
+    scrubbed = _scrub_text(scrubbed, named) if named else scrubbed
+    return None if scrubbed == data else scrubbed
+
+
+def _scrub_text(value: Any, secrets: Sequence[str]) -> Any:
+    """``scrub`` but for the strings of the fields that name something (see
+    ``json_without_secrets``)."""
+
+    def text(found: str, field: str) -> str:
+        named = field in ("id", "name", "path", "uri", "base_model") or field.endswith("_id")
+        return found if named else scrub(found, secrets)
+
+    return _rebuilt(value, text, lambda key: key)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string of ``value`` (JSON-like), mapping keys too; a loop, as ``_rebuilt``."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            todo += item
+
+
+def _rebuilt(value: Any, text: Callable[[str, str], str], key: Callable[[Any], Any]) -> Any:
+    """``value`` (JSON-like) with each string ``s`` replaced by ``text(s, field)``, ``field``
+    the mapping key it is under, and each mapping key ``k`` by ``key(k)``. A loop, not a
+    recursion: a reply may nest deeper than the stack goes (JSON parses it in C), and each
+    frame of a recursion held the key, which a traceback's locals show."""
+
+    def fresh(item: Any, field: str) -> Any:
+        if isinstance(item, str):
+            return text(item, field)
+        if isinstance(item, Mapping | list):
+            made: dict[Any, Any] | list[Any] = {} if isinstance(item, Mapping) else []
+            todo.append((item, made, field))
+            return made
+        return item
+
+    todo: list[tuple[Mapping[Any, Any] | list[Any], dict[Any, Any] | list[Any], str]] = []
+    result = fresh(value, "")
+    while todo:
+        source, made, field = todo.pop()
+        if isinstance(made, dict):
+            for k, v in cast("Mapping[Any, Any]", source).items():
+                made[key(k)] = fresh(v, str(k))
+        else:
+            made.extend(fresh(v, field) for v in source)
+    return result
+
+
+def sent_frames_dropped(exc: BaseException) -> None:
+    """``exc`` without the frames it came through below the facade's own: httpx's and
+    httpcore's hold the request's headers in their locals (a proxy's connection: the key and
+    ``Proxy-Authorization``, or a CONNECT's), which pytest -l, rich and error trackers show.
+    Cut in place, as a ``with`` block gives the traceback back to what it re-raises."""
+    tb = exc.__traceback__
+    if tb is None or not _facade_frame(tb):
+        exc.__traceback__ = None
+        return
+    while tb.tb_next is not None and _facade_frame(tb.tb_next):
+        tb = tb.tb_next
+    tb.tb_next = None
+
+
+def _facade_frame(tb: TracebackType) -> bool:
+    return str(tb.tb_frame.f_globals.get("__name__")).startswith(f"{__package__}.")
+
+
+def scrub(value: T, secret: str | Sequence[str] | None) -> T:
+    """Replace the API key (or each of ``secret``'s, ``secrets_of``) in a string or
+    JSON-like structure (its mapping keys too)."""
+    secrets = [secret] if isinstance(secret, str) else [s for s in secret or () if s]
+    if not any(secrets):
+        return value
+
+    def text(found: str, field: str = "") -> str:
+        for each in secrets:
+            found = replace_key(found, each, REDACTED)
+        return found
+
+    return cast(T, _rebuilt(value, text, lambda key: text(key) if isinstance(key, str) else key))

@@ -431,7 +431,7 @@ def test_a_page_s_title_is_found_without_going_through_its_whole_body(
         longest[0] = max(longest[0], len(text))
         return real(text, key, placeholder)
 
-    monkeypatch.setattr(_wire, "replace_key", replace_key)
+    monkeypatch.setattr(_redact, "replace_key", replace_key)
     fake.script("GET", "/api/v1/operations/op-1", httpx.Response(502, html=page))
     with service(fake, max_retries=0) as svc, pytest.raises(APIError) as info:
         svc.operation("op-1")
@@ -1460,7 +1460,7 @@ def test_a_retried_transport_error_that_quotes_the_key_is_logged_without_it(
 
 
 def test_the_key_is_scrubbed_as_a_url_would_quote_it() -> None:
-    from weaver_facade._wire import scrub
+    from weaver_facade._redact import scrub
 
     key = "sk+LEAK/7f3a9c=x"
     text = "key sk%2BLEAK%2F7f3a9c%3Dx or sk%2BLEAK%2F7f3a9c%3Dx in a query"
@@ -1480,7 +1480,7 @@ def test_the_key_is_scrubbed_as_a_url_would_quote_it() -> None:
 def test_a_key_whose_places_overlap_is_scrubbed_whole(key: str, text: str, scrubbed: str) -> None:
     # A key whose start repeats at its end may overlap itself: the second place, begun
     # before the first ended, was skipped, and its tail shown after the first's [redacted].
-    from weaver_facade._wire import scrub
+    from weaver_facade._redact import scrub
 
     assert scrub(text, key) == scrubbed
 
@@ -1519,7 +1519,7 @@ def test_rich_never_shows_the_key_of_the_generated_client(fake: FakeWeaver) -> N
 
 
 def test_a_short_key_is_scrubbed_only_where_it_stands_alone() -> None:
-    from weaver_facade._wire import scrub
+    from weaver_facade._redact import scrub
 
     assert (
         scrub("checkpoint k exists; key=k", "k") == "checkpoint [redacted] exists; key=[redacted]"
@@ -1727,7 +1727,7 @@ def test_a_reply_with_escapes_but_no_key_is_not_rewritten_string_by_string(
         tried.append(text)
         return real(text, key, placeholder)
 
-    monkeypatch.setattr(_wire, "replace_key", counted)
+    monkeypatch.setattr(_redact, "replace_key", counted)
     page = [checkpoint_json("m-1", f"caf\u00e9-{i}") for i in range(100)]
     body = json.dumps({"checkpoints": page, "total": 100}, ensure_ascii=True).encode()
     assert b"\\u00e9" in body
