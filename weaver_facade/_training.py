@@ -92,7 +92,7 @@ from ._types import (
     load_result,
     optim_step_result,
 )
-from ._wire import VALUES_ON_LOOP, kind_schemas, with_json_encoded
+from ._wire import VALUES_ON_LOOP, kind_schemas
 
 LossFnName: TypeAlias = Literal["cross_entropy"]
 IO = TypeVar("IO", SyncIO, AsyncIO)
@@ -634,7 +634,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         as any other's, so that the steps still go out in the order of their calls."""
         seq_id = self._next_seq_id()
         if large:
-            step = yield Build(lambda: with_json_encoded(call(seq_id)))
+            step = yield Build(lambda: calls.with_json_encoded(call(seq_id)))
         else:
             step = call(seq_id)
         # Taken (under the lock: ``_started``) once built: a step cancelled in its build

@@ -35,7 +35,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -975,36 +975,3 @@ def large(value: object) -> bool:
             # A list of plain values (a row of numbers) is counted without a look at each.
             parts += [value for value in values if type(value) in (dict, list)]
     return False
-
-
-def with_json_encoded(call: Call[M]) -> Call[M]:
-    """``call``, its ``json`` body encoded as httpx encodes it, byte for byte, so that
-    httpx does not encode it on the event loop, and in pieces of ``VALUES_ON_LOOP``
-    values or so: json's C encoder holds the GIL for a whole dump (0.15 s for a large
-    step), which a thread of its own would not spare the event loop."""
-    request = dict(call.request)
-    body = "".join(_json_pieces(request.pop("json"))).encode()
-    headers = {**request.pop("headers", {}), "Content-Type": "application/json"}
-    return call._replace(request={**request, "content": body, "headers": headers})
-
-
-def _json_pieces(value: object) -> Iterator[str]:
-    if type(value) is dict and large(value):
-        yield "{"
-        for i, (key, item) in enumerate(value.items()):
-            yield f"{',' if i else ''}{_dumps(key)}:"
-            yield from _json_pieces(item)
-        yield "}"
-    elif type(value) is list and value and type(value[0]) in (dict, list) and large(value):
-        yield "["
-        for i, item in enumerate(value):
-            yield "," if i else ""
-            yield from _json_pieces(item)
-        yield "]"
-    else:
-        yield _dumps(value)
-
-
-def _dumps(value: object) -> str:
-    # httpx's own settings (``httpx._content.encode_json``).
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

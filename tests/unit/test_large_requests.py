@@ -15,10 +15,10 @@ import pytest
 
 from tests.support.fakeserver import BASE, FakeWeaver, async_service, service
 from tests.support.loop_ticks import loop_ticks
-from weaver_facade import Datum, _training, datum_from_tokens
+from weaver_facade import Datum, datum_from_tokens
 from weaver_facade import _calls as calls
+from weaver_facade._calls import with_json_encoded
 from weaver_facade._plans import Call
-from weaver_facade._wire import with_json_encoded
 
 STEPS = "/api/v1/models/m-1/forward-backward-passes"
 
@@ -116,7 +116,7 @@ def held_builds(
         release.wait(30)
         return with_json_encoded(call)
 
-    monkeypatch.setattr(_training, "with_json_encoded", held)
+    monkeypatch.setattr(calls, "with_json_encoded", held)
     try:
         yield building, release
     finally:
