@@ -69,19 +69,21 @@ from ._errors import (
 )
 from ._interrupt import between_requests, connecting
 from ._lazy import asyncio, asyncio_sleep
-from ._redact import shown_url
+from ._redact import (
+    REDACTED,
+    SECRET_HEADER_NAMES,
+    SENT_SECRETS,
+    scrub,
+    secret_headers,
+    secrets_of,
+    shown_url,
+)
 from ._socket_deadline import Lookups, bound_by_deadline, bound_client, ends
 from ._wire import (
     EARLIER_ATTEMPT,
     PROXIED,
-    REDACTED,
-    SECRET_HEADER_NAMES,
-    SENT_SECRETS,
     EarlierAttempt,
     request_proxy_words,
-    scrub,
-    secret_headers,
-    secrets_of,
     with_content,
 )
 

@@ -82,18 +82,15 @@ from ._pages import html_page
 from ._plans import Call, WireModel
 from ._redact import (
     API_KEY_HEADER,
+    REDACTED,
+    SECRET_HEADER_NAMES,
+    SENT_SECRETS,
     json_without_secrets,
+    scrub,
+    secrets_of,
     sent_frames_dropped,
     shown_url,
 )
-
-# _transport's names too, until it imports them from _redact.
-from ._redact import REDACTED as REDACTED
-from ._redact import SECRET_HEADER_NAMES as SECRET_HEADER_NAMES
-from ._redact import SENT_SECRETS as SENT_SECRETS
-from ._redact import scrub as scrub
-from ._redact import secret_headers as secret_headers
-from ._redact import secrets_of as secrets_of
 from ._result_shape import misplaced, result_schemas, shaped_as
 from ._retry import (
     PARSE_ERRORS,
