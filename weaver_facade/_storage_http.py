@@ -347,8 +347,13 @@ class StorageHTTP:
             parts = urlsplit(url)
         if parts.hostname is None or parts.scheme not in ("http", "https"):
             raise UnfetchableURLError(f"cannot fetch a {parts.scheme or 'relative'} URL")
-        with contextlib.suppress(httpx.InvalidURL):  # else http.client's to refuse, as before
-            _refuse_bad_host(httpx.URL(url))
+        # A host the name lookup's IDNA 2003 reads is fetched, though httpx's IDNA 2008 may
+        # refuse it (xn--ls8h.la, an emoji's); one that neither reads is refused.
+        try:
+            parts.hostname.encode("idna").decode("idna")
+        except UnicodeError:
+            with contextlib.suppress(httpx.InvalidURL):  # else http.client's to refuse
+                _refuse_bad_host(httpx.URL(url))
         https = parts.scheme == "https"
         with _unfetchable_on(ValueError):  # out of range, or not a number
             port = parts.port

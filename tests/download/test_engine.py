@@ -2190,6 +2190,24 @@ def test_a_host_of_bad_punycode_is_a_storage_error_naming_it(
     assert sleeps == []
 
 
+def test_a_host_of_idna_2003_punycode_is_fetched_directly(
+    storage: StorageServer, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # xn--ls8h.la (an emoji's name, which resolves) is punycode that httpx's IDNA 2008
+    # refuses and the name lookup's IDNA 2003 takes: directly it was fetched, then refused
+    # as not punycode. (Behind a proxy httpx cannot route it: refused.)
+    use_proxy(monkeypatch, storage, False)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == "xn--ls8h.la" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    url = storage.url("small.bin").replace("127.0.0.1", "xn--ls8h.la")
+    run(Source(storage, **{"small.bin": {"url": url}}), tmp_path / "out")
+    assert_complete(tmp_path / "out")
+
+
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
 @pytest.mark.parametrize("stall", ["stall-head", "stall:100000"])
 def test_the_overall_deadline_bounds_a_stalled_connection(
