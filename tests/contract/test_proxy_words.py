@@ -155,8 +155,8 @@ def test_the_proxy_named_is_the_one_the_probe_went_through(
                         os.environ.pop(f"{scheme}_PROXY", None)
                 connection.close()  # the request forwarded, no reply
 
-    with socket.create_server(("127.0.0.1", 46220)) as listener:
-        proxy = "http://127.0.0.1:46220"
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # a port the kernel chose
+        proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
         for scheme in ("HTTP", "HTTPS"):
             no_proxy_settings.setenv(f"{scheme}_PROXY", proxy)
         dropping = threading.Thread(target=drop, args=(listener,), daemon=True)
