@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -180,6 +180,22 @@ def _accept_global_options(command: click.Command, top: click.Command) -> None:
             _accept_global_options(sub, top)
 
 
+def _flags(commands: Iterable[click.Command]) -> set[str]:
+    """The names of the options of ``commands`` and their subcommands that take no value in
+    any of them: one that takes a value in one may have taken the next word for it."""
+    flags: set[str] = set()
+    values: set[str] = set()
+    todo = list(commands)
+    while todo:
+        command = todo.pop()
+        for option in command.params:
+            if isinstance(option, click.Option):
+                (flags if option.is_flag else values).update(option.opts + option.secondary_opts)
+        if isinstance(command, click.Group):
+            todo += command.commands.values()
+    return flags - values
+
+
 _GIVEN = "weaver_facade.cli.args"
 
 
@@ -231,14 +247,13 @@ class _LazyGroup(click.Group):
 
     context_class = _Root
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: dict[str, click.Command] = {}  # lazy ones too, for their flags
+
     def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
-        flags = {
-            name
-            for option in self.params
-            if isinstance(option, click.Option) and option.is_flag
-            for name in option.opts + option.secondary_opts
-        }
-        with hiding_given_secrets(sys.argv[1:] if args is None else args, flags):
+        words = sys.argv[1:] if args is None else args
+        with hiding_given_secrets(words, lambda: _flags([self, *self._loaded.values()])):
             return super().main(args, *rest, **extra)
 
     def make_context(
@@ -297,6 +312,7 @@ class _LazyGroup(click.Group):
             command = self._load(cmd_name, _LAZY_COMMANDS[cmd_name])
         if command is not None:
             _accept_global_options(command, self)
+            self._loaded[cmd_name] = command
         return command
 
     @staticmethod

@@ -673,6 +673,29 @@ def test_a_short_key_in_its_place_leaves_the_errors_words_as_they_are(
     assert shifted.stderr.startswith("error: No such command '***'.")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["checkpoints", "set-ttl", "x", "--permanent"], ["checkpoints", "show", "x", "--json"]],
+    ids=["its-own-flag", "a-global-flag"],
+)
+def test_a_short_key_after_a_commands_flag_leaves_the_errors_words_as_they_are(
+    args: list[str],
+) -> None:
+    # Only the root group's flags were known to take no value: after a command's own
+    # (`--permanent`), the key `a` was hidden as if the flag had taken `--api-key` for
+    # its value, and the error read `'x' is not *** 'weaver://...' path`.
+    env: dict[str, str | None] = {"WEAVER_BASE_URL": "http://127.0.0.1:9", "WEAVER_API_KEY": None}
+    plain = invoke(args, env)
+    keyed = invoke([*args, "--api-key", "a"], env)
+    assert keyed.exit_code == plain.exit_code == 2, keyed.stderr
+    assert " a " in plain.stderr  # the error has the key as a word of its own
+    assert (keyed.stdout, keyed.stderr) == (plain.stdout, plain.stderr)
+    # A command's option that takes a value took `--api-key` for it: hidden still.
+    shifted = invoke([*args[:3], "--model", "--api-key", "a"], env)
+    assert shifted.exit_code == 2, shifted.stderr
+    assert "Got unexpected extra argument (***)" in shifted.stderr, shifted.stderr
+
+
 def test_the_base_urls_user_name_leaves_the_errors_words_as_they_are() -> None:
     # Each half of the user info was hidden alone, by a short key's rule: the user name
     # `weaver` made the error's `weaver://` path `***://`, in every error of the command.

@@ -147,10 +147,10 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-# The secrets among the words of the running command line (``hiding_given_secrets``).
-_GIVEN_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "weaver_facade_given_secrets", default=()
-)
+# The words of the running command line and its flags (``hiding_given_secrets``).
+_GIVEN_SECRETS: contextvars.ContextVar[
+    tuple[Sequence[str], Callable[[], AbstractSet[str]]] | None
+] = contextvars.ContextVar("weaver_facade_given_secrets", default=None)
 
 
 def _secrets_in(words: Sequence[str], flags: AbstractSet[str] = frozenset()) -> list[str]:
@@ -191,13 +191,15 @@ def _secrets_in(words: Sequence[str], flags: AbstractSet[str] = frozenset()) -> 
 
 @contextlib.contextmanager
 def hiding_given_secrets(
-    words: Sequence[str], flags: AbstractSet[str] = frozenset()
+    words: Sequence[str], flags: Callable[[], AbstractSet[str]] = frozenset
 ) -> Iterator[None]:
     """Have the errors of a command line of ``words`` show its key and its base URL's user
     info as ``***``: an option whose value was left out took the next option's name for it
     (``--base-url $UNSET --api-key KEY``), and its value, the key, became a command's name or
-    argument, which a usage error names (``No such command 'KEY'``)."""
-    token = _GIVEN_SECRETS.set(tuple(_secrets_in(words, flags)))
+    argument, which a usage error names (``No such command 'KEY'``). ``flags`` (for
+    ``_secrets_in``) is asked as an error is shown: of the commands loaded by then, which
+    read the words."""
+    token = _GIVEN_SECRETS.set((tuple(words), flags))
     try:
         yield
     finally:
@@ -205,8 +207,9 @@ def hiding_given_secrets(
 
 
 def _hidden(text: str) -> str:
-    for secret in _GIVEN_SECRETS.get():  # by the facade's rule: a short one where alone
-        text = replace_key(text, secret, "***")
+    given = _GIVEN_SECRETS.get()
+    for secret in _secrets_in(given[0], given[1]()) if given else ():
+        text = replace_key(text, secret, "***")  # by the facade's rule: a short one where alone
     return text
 
 
