@@ -21,8 +21,12 @@ from types import FrameType
 from typing import NoReturn
 
 _came = threading.Event()
-# Set by ``process_ends_after``: the outermost block then leaves a Ctrl-C to end the process.
+# Set by ``process_ends_after``: the outermost block then leaves SIGINT ignored, until
+# ``ctrl_c_exits``.
 _process_ends = threading.Event()
+# Set as that block ends with the console script's Ctrl-C handler: ``ctrl_c_exits`` then
+# leaves a Ctrl-C to end the process.
+_ctrl_c_exits = threading.Event()
 
 
 def raise_interrupt() -> NoReturn:
@@ -62,8 +66,9 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         if _process_ends.is_set():
-            ctrl_c = signal.getsignal(signal.SIGINT) is _ctrl_c
-            signal.signal(signal.SIGINT, _exit_interrupted if ctrl_c else signal.SIG_IGN)
+            if signal.getsignal(signal.SIGINT) is _ctrl_c:
+                _ctrl_c_exits.set()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             # Its default, not ignored: an exit that hangs (its last line written to a pipe
             # nobody reads) must still end on SIGTERM. The console script's handler, which
             # raises, is left behind: it would cut the exit short with a traceback.
@@ -93,14 +98,22 @@ def _exit_interrupted(signum: int, frame: FrameType | None) -> None:
 def process_ends_after() -> None:
     """For an entry point whose process exits once its command has ended (the console
     script): ``terminate_as_interrupt``'s block, which ends with the command's close, then
-    leaves a Ctrl-C to end the process at once with exit status 130 (its output flushed),
-    where SIGINT was Python's own handler, until the atexit hooks, and SIGTERM at its
-    default. That handler again printed a traceback, or the process died by the signal,
-    the command's exit status lost; ignored, a Ctrl-C could not end an exit that hangs."""
+    leaves SIGINT ignored until ``ctrl_c_exits``, and SIGTERM at its default. Python's own
+    handler again printed a traceback, or the process died by the signal, the command's
+    exit status lost."""
     _process_ends.set()
     # Ignored again once the atexit hooks registered after this one have run: as Python
     # finalizes, it sets a handler of its own back to SIGINT's default, death by SIGINT.
     atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
+
+
+def ctrl_c_exits() -> None:
+    """Once the console script's command says how it ended (its last line begins, or it
+    ended without one): a Ctrl-C then ends the process at once with exit status 130, its
+    output flushed, also an exit that hangs, where SIGINT was Python's own handler, until
+    the atexit hooks. Ignored before, from the close's end on, one keeps that line."""
+    if _ctrl_c_exits.is_set() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _exit_interrupted)
 
 
 def interrupted() -> bool:

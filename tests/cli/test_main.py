@@ -600,6 +600,41 @@ def test_a_ctrl_c_ends_an_exit_that_hangs_once_the_command_ended(tmp_path: Path)
     assert (hung, ended, run.stderr) == (True, 130, "error: interrupted\n")
 
 
+# The console script, with a Ctrl-C sent as soon as the root context's close is over.
+_CTRL_C_ONCE_CLOSED = """
+import os, signal, sys
+from weaver_facade import cli
+from _weaver_facade_cli import run
+close = cli._Root._close_with_exception_info
+def closed(*args):
+    try:
+        return close(*args)
+    finally:
+        os.kill(os.getpid(), signal.SIGINT)
+cli._Root._close_with_exception_info = closed
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.argv[1:] = ["--max-retries", "0", "models", "show", "m-1"]
+run()
+"""
+
+
+def test_a_ctrl_c_once_the_close_is_over_keeps_the_commands_line() -> None:
+    # A Ctrl-C between the close's end and the command's error line ended the process at
+    # once, as interrupted (130), without that line: the command's error unsaid.
+    env = {**os.environ, "WEAVER_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    env.pop("WEAVER_LOG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_ONCE_CLOSED],
+        env={**env, "WEAVER_API_KEY": API_KEY},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: cannot reach"), done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "wanted"),
     [

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from .._extras import require
-from .._sigterm import process_ends_after
+from .._sigterm import ctrl_c_exits, process_ends_after
 from .._stdout import output_errors
 
 # What a command group does, in the words of both the top-level --help (which lists the
@@ -35,5 +35,8 @@ def run_cli() -> NoReturn:
 
     process_ends_after()
     with output_errors():
-        main()
+        try:
+            main()
+        finally:  # a command that ended without an error line (CliError.show's)
+            ctrl_c_exits()
     raise SystemExit(0)  # click's standalone mode exits itself; this is for the type checker

@@ -56,7 +56,7 @@ from .. import (
 from .._causes import never_reached
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
 from .._redact import ANYWHERE, Secret, replace_key, shown_url
-from .._sigterm import interrupted
+from .._sigterm import ctrl_c_exits, interrupted
 from .._watched import name_watched, seconds
 from ._progress import Progress, printable, show_retries
 
@@ -226,6 +226,7 @@ class CliError(click.ClickException):
         self.payload = payload
 
     def show(self, file: IO[Any] | None = None) -> None:
+        ctrl_c_exits()  # not before: a Ctrl-C once the close is over would lose this line
         try:
             if self.payload is not None:
                 payload = {k: _hidden(v) if k == "message" else v for k, v in self.payload.items()}
