@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from tests.emulator.training_support import Arrays, log_softmax, reference_loss, tensors_of
 from tests.support.emulator import ADAM, Api, assert_error, batch, datum
+from weaver_facade.emulator import _tensorfile
 from weaver_facade.emulator._base_models import BASE_MODELS, base_weights
 from weaver_facade.emulator._trainer import AdamParams, Datum, NonFiniteError, Trainer
 
@@ -309,15 +310,16 @@ def adamw_by_the_book(
     grad: npt.NDArray[Any],
     scale: float,
     step: int,
+    adam: dict[str, float] = ADAM,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
-    """One AdamW step on float32 arrays, an expression per line, ``ADAM``'s settings."""
+    """One AdamW step on float32 arrays, an expression per line."""
     f = np.float32
-    lr, b1, b2 = ADAM["learning_rate"], ADAM["beta1"], ADAM["beta2"]
+    lr, b1, b2 = adam["learning_rate"], adam["beta1"], adam["beta2"]
     g = grad * f(scale)
     m = m1 * f(b1) + g * f(1.0 - b1)
     v = m2 * f(b2) + (g * g) * f(1.0 - b2)
-    update = (m / f(1.0 - b1**step)) / (np.sqrt(v / f(1.0 - b2**step)) + f(ADAM["eps"]))
-    return p * f(1.0 - lr * ADAM["weight_decay"]) - f(lr) * update, m, v
+    update = (m / f(1.0 - b1**step)) / (np.sqrt(v / f(1.0 - b2**step)) + f(adam["eps"]))
+    return p * f(1.0 - lr * adam["weight_decay"]) - f(lr) * update, m, v
 
 
 def large_full_ft() -> tuple[Trainer, list[Datum]]:
@@ -351,6 +353,48 @@ def test_an_optimizer_step_is_adamw_bit_for_bit_and_a_failed_one_changes_nothing
             expected = adamw_by_the_book(p, m1, m2, grad, scale, step)
             now = (trainer.params[k], trainer.moments1[k], trainer.moments2[k])
             assert [a.tobytes() for a in now] == [a.tobytes() for a in expected], k
+
+
+# Each step's settings: clipping (at 1.0 or far below the norm) or none, weight decay or none.
+VARIED = (
+    ADAM,
+    {**ADAM, "grad_clip_norm": 0.0, "weight_decay": 0.0},
+    {**ADAM, "learning_rate": 1e-3, "beta1": 0.0, "beta2": 0.999, "grad_clip_norm": 1e-3},
+    {**ADAM, "eps": 1e-3, "weight_decay": 0.5, "grad_clip_norm": 0.0},
+)
+
+
+@pytest.mark.parametrize("mode", ["lora", "full_ft"])
+def test_optimizer_steps_of_varied_settings_and_a_resume_are_adamw_bit_for_bit(
+    mode: str, tmp_path: Path
+) -> None:
+    rank = 4 if mode == "lora" else None
+    trainer = Trainer(BASE_MODELS["weaver-tiny"], mode, rank, 5)
+    rng = np.random.default_rng(5)
+    for step, settings in enumerate(VARIED * 2, start=1):
+        if step == len(VARIED) + 1:  # a checkpoint with the Adam state, through its file
+            path = tmp_path / "state.safetensors"
+            with path.open("wb") as f:
+                _tensorfile.save(f, trainer.state_tensors(include_optimizer=True), None)
+            trainer = Trainer(BASE_MODELS["weaver-tiny"], mode, rank, 6)
+            with path.open("rb") as f:
+                trainer.load_tensors(_tensorfile.load(f)[0], include_optimizer=True)
+        tokens = rng.integers(0, 256, 24)
+        trainer.forward_backward([Datum(tokens, np.roll(tokens, -1), rng.random(24) * 2)])
+        grads = trainer.grads
+        assert grads is not None
+        before = {
+            k: (p, trainer.moments1[k], trainer.moments2[k]) for k, p in trainer.params.items()
+        }
+        out = trainer.optim_step(AdamParams(**settings))
+        clipped = 0 < settings["grad_clip_norm"] < out["optim:grad_norm"]
+        assert (out["optim:clip_scale"] < 1, trainer.step) == (clipped, step)
+        for k, (p, m1, m2) in before.items():
+            expected = adamw_by_the_book(
+                p, m1, m2, grads[k], out["optim:clip_scale"], step, settings
+            )
+            now = (trainer.params[k], trainer.moments1[k], trainer.moments2[k])
+            assert [a.tobytes() for a in now] == [a.tobytes() for a in expected], (step, k)
 
 
 def test_a_full_ft_optimizer_step_holds_few_arrays_of_a_weights_size() -> None:
