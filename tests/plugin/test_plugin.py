@@ -592,6 +592,18 @@ def test_weaver_emulator_port_chooses_the_emulators_port(pytester: pytest.Pytest
     run(pytester, "--weaver-emulator-port", str(port)).assert_outcomes(passed=1)
 
 
+def test_weaver_emulator_port_0_is_a_free_one(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_port(weaver_server, weaver_client):
+            host, _, port = weaver_server.base_url.rpartition(":")
+            assert (host, int(port) > 0) == ("http://127.0.0.1", True)
+            weaver_client.create_training_client("weaver-tiny")
+        """
+    )
+    run(pytester, "--weaver-emulator-port", "0").assert_outcomes(passed=1)
+
+
 def test_a_weaver_emulator_port_in_use_fails_each_test_in_one_line(
     pytester: pytest.Pytester,
 ) -> None:
