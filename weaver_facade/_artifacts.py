@@ -59,9 +59,10 @@ from ._errors import (
     note_cli_words,
 )
 from ._lazy import wire
+from ._logs import give_cli_words, note_naming_calls
 from ._operations import OperationSnapshot
 from ._plans import Call, Plan
-from ._transport import RetryPolicy, RetrySettings, give_cli_words, note_naming_calls
+from ._transport import RetryPolicy, RetrySettings
 from ._wire import (
     WireFields,
     WireValues,

@@ -20,8 +20,8 @@ from ._errors import (
     InvalidCheckpointRef,
 )
 from ._lazy import wire
+from ._logs import give_cli_words
 from ._operations import AsyncOperationHandle, _HandleState
-from ._transport import give_cli_words
 from ._wire import (
     WireFields,
     WireValues,

@@ -82,6 +82,7 @@ from ._errors import (
 from ._interrupt import interrupt_held
 from ._io import AsyncIO, HasOptions, Started, SyncIO, Wakeup
 from ._lazy import asyncio, in_own_thread, loaded_off_loop, wire
+from ._logs import configure_logging, give_cli_words, logger, warn_naming_calls
 from ._models import (
     DEFAULT_LORA_RANK,
     DEFAULT_PAGE_SIZE,
@@ -126,12 +127,8 @@ from ._transport import (
     RetryPolicy,
     RetrySettings,
     RetryTransport,
-    configure_logging,
-    give_cli_words,
-    logger,
     own_async_transport,
     own_transport,
-    warn_naming_calls,
 )
 from ._version import USER_AGENT
 from ._watched import seconds

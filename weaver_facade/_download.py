@@ -55,6 +55,7 @@ from ._errors import (
     running_loop,
 )
 from ._lazy import asyncio, in_own_thread
+from ._logs import logger
 from ._plural import counted
 from ._retry import (
     describe_failure,
@@ -66,7 +67,6 @@ from ._retry import (
 )
 from ._storage_errors import SIGNATURE_HIDDEN, error_code, hide_signature, url_expired
 from ._storage_http import FAILURES, Reply, StorageHTTP, UnfetchableURLError, route
-from ._transport import logger
 from ._version import USER_AGENT
 
 PART_SUFFIX = ".part"

@@ -42,6 +42,7 @@ from ._errors import (
 )
 from ._interrupt import between_requests
 from ._lazy import asyncio, in_own_thread, wire
+from ._logs import give_cli_words
 from ._operations import (
     AsyncOperationHandle,
     Fetch,
@@ -60,7 +61,6 @@ from ._operations import (
 from ._plans import Build, Call, Exclusive, Pause, Plan, WireModel, adrive, drive
 from ._redact import sent_frames_dropped
 from ._retry import EXTENSION, REACH, REFUSED, CallOptions, Reach, reply_lost
-from ._transport import give_cli_words
 from ._wire import (
     EARLIER_ATTEMPT,
     EarlierAttempt,

@@ -31,9 +31,9 @@ from ._errors import (
 )
 from ._extensions import MODEL_LISTING
 from ._lazy import wire
+from ._logs import logger, warn_naming_calls
 from ._plans import Call, Plan, WireModel
 from ._retry import may_have_acted
-from ._transport import logger, warn_naming_calls
 from ._wire import WireFields, WireValues, expect, field_error, leave_out, nested, optional
 
 

@@ -41,9 +41,9 @@ from ._errors import (
     server_says,
 )
 from ._lazy import asyncio, asyncio_sleep, in_own_thread, wire
+from ._logs import logger, note_naming_calls
 from ._plans import Plan
 from ._schema import field_at
-from ._transport import logger, note_naming_calls
 from ._watched import name_watched, watched
 from ._wire import (
     WireFields,

@@ -34,6 +34,7 @@ from ._errors import (
     OperationFailedError,
 )
 from ._io import Submission
+from ._logs import logger
 from ._models import (
     DEFAULT_LORA_RANK,
     LoraSettings,
@@ -45,7 +46,6 @@ from ._models import (
 from ._operations import PollPolicy
 from ._plans import Call
 from ._training import check_optimizer_state, load_submission
-from ._transport import logger
 from ._types import LoadResult
 
 ResumeStep: TypeAlias = Call[Any] | NewModel | Submission[LoadResult]

@@ -67,6 +67,7 @@ from ._io import (
     started,
 )
 from ._lazy import wire
+from ._logs import logger, note_naming_calls, warn_naming_calls
 from ._models import CHECKPOINT_PAGE_SIZE, ModelInfo
 from ._operations import (
     AsyncOperationHandle,
@@ -81,7 +82,6 @@ from ._operations import (
 from ._plans import Build, Call, Exclusive, Plan
 from ._recovery import ResourceWatch, SaveIntent, created_since, own_checkpoint, own_export
 from ._steps import StepsByModel
-from ._transport import logger, note_naming_calls, warn_naming_calls
 from ._types import (
     AdamParams,
     Datum,

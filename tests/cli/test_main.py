@@ -48,7 +48,7 @@ from weaver_facade import (
     PendingInfo,
     PollPolicy,
     ServiceClient,
-    _transport,
+    _logs,
 )
 from weaver_facade._cli import checkpoints as cli_checkpoints
 from weaver_facade._cli._output import checkpoint_json
@@ -412,7 +412,7 @@ def test_quiet_silences_the_commands_lines_not_the_log_weaver_log_asks_for(
 def test_a_weaver_log_that_is_no_level_is_reported_whatever_q_says(
     cli: Cli, quiet: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_transport, "_bad_levels_reported", set())  # each command: a process
+    monkeypatch.setattr(_logs, "_bad_levels_reported", set())  # each command: a process
     # Under -q it was reported nowhere: the user asked for a log and got neither it nor why.
     run = cli("supported-models", "--json", *quiet, env={"WEAVER_LOG": "verbose"})
     assert run.exit_code == 0, run.stderr

@@ -58,11 +58,11 @@ from weaver_facade import (
     RetryPolicy,
     RetrySettings,
     ServiceClient,
-    _transport,
+    _logs,
 )
+from weaver_facade._logs import configure_logging
 from weaver_facade._operations import DEADLINE_GRACE, GiveUp, Sleep
 from weaver_facade._retry import describe_failure, response_is_retryable
-from weaver_facade._transport import configure_logging
 from weaver_facade._wire import connection_error, error_from_response
 
 OP = "/api/v1/operations/op-1"
@@ -727,7 +727,7 @@ def test_a_retry_and_a_poll_word_a_body_no_error_reads_alike(
 def test_an_unknown_weaver_log_value_is_reported(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_transport, "_bad_levels_reported", set())
+    monkeypatch.setattr(_logs, "_bad_levels_reported", set())
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         configure_logging("verbose")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
@@ -743,7 +743,7 @@ def test_an_unknown_weaver_log_value_is_reported_once_per_process(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each client reported it again: a script opening a client per job repeated the line.
-    monkeypatch.setattr(_transport, "_bad_levels_reported", set())
+    monkeypatch.setattr(_logs, "_bad_levels_reported", set())
     monkeypatch.setenv("WEAVER_LOG", "verbose")
     with caplog.at_level(logging.WARNING, logger="weaver_facade"):
         for _ in range(3):
