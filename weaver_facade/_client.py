@@ -629,7 +629,13 @@ class _ServiceBase(HasOptions):
         if closing:
             if not terminated:
                 warn_naming_calls(models_left(model.id, 1), left_running=True)
-            fate = "terminated by the close" if terminated else f"left running ({how_to_end(1)})"
+            # Not "terminated": a second Ctrl-C may yet cut that close short, whose
+            # WARNING then names the model left running.
+            fate = (
+                "left to the close under way to terminate (a WARNING names it if it does not)"
+                if terminated
+                else f"left running ({how_to_end(1)})"
+            )
             raise ClientClosedError(
                 f"create_model: the Weaver client was closed while model {model.id} was "
                 f"being created; it is {fate}"

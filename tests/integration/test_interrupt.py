@@ -306,10 +306,11 @@ CLOSE_AT_ONCE = 0.5
 
 def _terminated_by_the_close(served: Served, error: BaseException | None) -> None:
     """The server says that the one model it made is terminated, and the create raised,
-    saying so: its caller never got the model, so it is terminated even when kept."""
+    saying that the close takes it: its caller never got the model, so it is terminated
+    even when kept."""
     assert list(served.statuses().values()) == ["terminated"]
     assert isinstance(error, ClientClosedError), error
-    assert "terminated by the close" in str(error)
+    assert "left to the close under way to terminate" in str(error)
 
 
 def _creating(
