@@ -555,7 +555,8 @@ class CreatedModels:
         each once the server answered. A failure is logged and the next model is tried,
         also after a lost reply, except when the server cannot be reached or did not
         answer in time, which would only make closing slow for every model left. A close
-        cut short (cancelled) leaves the models it did not reach for the next close."""
+        cut short leaves the models it did not reach for the next close, which says so of
+        those a WARNING named left running."""
         tried: set[str] = set()
         # Models created while the close runs (their reply came late) are taken too.
         while (model_id := self._untried(tried)) is not None:
@@ -563,6 +564,12 @@ class CreatedModels:
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
                 self._terminated.add(model_id)
+                if model_id in self._named:  # by a close cut short, or a create after it
+                    logger.warning(
+                        "model %s, which a WARNING said was left running, is terminated by "
+                        "the close after all",
+                        model_id,
+                    )
             except WeaverError as exc:
                 if isinstance(exc, NotFoundError) and exc.code is not None:
                     # This client made it: a server that forgets terminated models no

@@ -940,6 +940,35 @@ def test_a_create_answered_while_the_close_runs_promises_no_terminate(
     assert "the close was interrupted: models left running: m-1 (" in caplog.text
 
 
+async def test_a_model_said_left_running_that_a_later_close_terminates_is_said_terminated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A create answered once a cancel cut the close short said its model was left
+    # running, as a WARNING did; closing again then terminated it, with nothing said.
+    fake = FakeWeaver()
+    held = HeldTransport(fake, CREATE)
+    http = httpx.AsyncClient(transport=held)
+    svc = AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    creating = asyncio.create_task(svc.create_training_client("weaver-tiny"))
+    await held.reached.wait()
+    closing = asyncio.create_task(svc.aclose())
+    await turns_until(lambda: svc._io.wakeup.closing)  # it waits for the create
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    held.release.set()
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        with pytest.raises(ClientClosedError, match=r"m-1 .*left running"):
+            await creating
+        assert "models left running: m-1 (end it with terminate_model())" in caplog.messages
+        await svc.aclose()
+    await http.aclose()
+    assert fake.terminated == ["m-1"]
+    assert caplog.messages[-1] == (
+        "model m-1, which a WARNING said was left running, is terminated by the close after all"
+    )
+
+
 async def _one_model_made_then_creates_held(
     **options: Any,
 ) -> tuple[FakeWeaver, _Late, httpx.AsyncClient, AsyncServiceClient]:
