@@ -62,6 +62,10 @@ def interrupt_held(on_hold: Callable[[], None]) -> Iterator[Callable[[], bool]]:
         yield lambda: False
         return
     came = threading.Event()
+    # No wait is on as the block begins: one that a Ctrl-C cut short as it began or ended
+    # left its mark (its generator kept by the traceback, in a REPL), which let a first
+    # Ctrl-C here through at once.
+    _idle.now = False
 
     def hold(signum: int, frame: FrameType | None) -> None:
         if came.is_set() or getattr(_idle, "now", False):

@@ -3,6 +3,7 @@ model's create over real HTTP is in tests/integration/test_interrupt.py); ``inte
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.ctrl_c_points import every_point, interrupted_at
 from weaver_facade._interrupt import between_requests, interrupt_held
 from weaver_facade._sigterm import interrupted, terminate_as_interrupt
 
@@ -180,3 +182,23 @@ def test_a_held_ctrl_c_outside_the_block_is_not_taken_for_one_within() -> None:
         with interrupt_held(lambda: None), pytest.raises(KeyboardInterrupt), between_requests():
             signal.raise_signal(signal.SIGINT)  # raised at once: no request on its way
         assert interrupted()
+
+
+def _first_ctrl_c_held() -> bool:
+    """Whether a create's first Ctrl-C is held (it is raised as the block ends)."""
+    held: list[str] = []
+    with contextlib.suppress(KeyboardInterrupt), interrupt_held(lambda: held.append("held")):
+        signal.raise_signal(signal.SIGINT)
+    return held == ["held"]
+
+
+def test_a_ctrl_c_anywhere_between_requests_leaves_a_later_create_holding_one() -> None:
+    # A Ctrl-C as a retry's backoff began or ended left it marked a wait with no request
+    # on its way (kept alive by its traceback, in a REPL): a later create's first Ctrl-C
+    # was raised at once, losing the reply that names the model the server made.
+
+    def wait() -> None:
+        with between_requests():
+            pass
+
+    assert every_point(lambda at, kept: interrupted_at(at, wait, kept), _first_ctrl_c_held) > 2
