@@ -655,7 +655,7 @@ class _ServiceBase(HasOptions):
         made: wire.Model | None = None
         try:
             made = yield create
-            return model_info_from_wire(create.operation, made)
+            return model_info_from_wire(create.op_id, made)
         except ResponseValidationError as broken:
             model_id: object = None if made is None else made.id  # the parser passes any type
             if isinstance(model_id, str):

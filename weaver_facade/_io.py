@@ -107,7 +107,7 @@ class Started(NamedTuple, Generic[T]):
 def started(submission: Submission[T]) -> Plan[Started[T]]:
     """Send a call that starts an operation: its handle's parts."""
     operation: wire.Operation = yield submission.call
-    snapshot = started_snapshot(submission.call.operation, operation, submission.model_id)
+    snapshot = started_snapshot(submission.call.op_id, operation, submission.model_id)
     return Started(snapshot=snapshot, parse=submission.parse_result)
 
 
@@ -371,16 +371,16 @@ class _Base(Generic[SleepT, SnapshotT]):
             yield {**call.request, "extensions": extensions}
         except ClientClosedError as exc:  # the retry transport's, which knows only the route
             sent_frames_dropped(exc)  # held behind ours all the same (``__context__``)
-            raise noted(ClientClosedError(f"{call.operation}: {exc}"), "closed") from None
+            raise noted(ClientClosedError(f"{call.op_id}: {exc}"), "closed") from None
         except httpx.TransportError as exc:
             hide_key(exc)
             if self.refusing():  # the close closed the connections under the request
-                closed = f"{call.operation}: the Weaver client was closed meanwhile"
+                closed = f"{call.op_id}: the Weaver client was closed meanwhile"
                 raise noted(ClientClosedError(closed), "closed") from exc
-            raise noted(connection_error(call.operation, exc), "no reply came") from exc
+            raise noted(connection_error(call.op_id, exc), "no reply came") from exc
         except httpx.DecodingError as exc:
             hide_key(exc)
-            raise undecodable(call.operation, exc) from exc
+            raise undecodable(call.op_id, exc) from exc
         except (KeyboardInterrupt, asyncio.CancelledError) as exc:
             noted(exc, "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled")
             sent_frames_dropped(exc)
@@ -391,7 +391,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             sent_frames_dropped(exc)  # held behind ours too: httpx's frames hold the key
             bad = exc.object[exc.start : exc.end]
             raise InvalidArgumentError(
-                f"{call.operation}: a text argument holds {bad!r}, a lone surrogate, which is "
+                f"{call.op_id}: a text argument holds {bad!r}, a lone surrogate, which is "
                 "not valid Unicode text and cannot be sent"
             ) from None
 
@@ -406,7 +406,7 @@ class _Base(Generic[SleepT, SnapshotT]):
             if not self.refusing():
                 raise
             raise ClientClosedError(
-                f"{call.operation}: its model was terminated by the client's close"
+                f"{call.op_id}: its model was terminated by the client's close"
             ) from exc
         except APIError as exc:
             # Refused after a lost reply, or with a proxy's 502 or 504, a reply lost too:
@@ -579,7 +579,7 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         # Alone, within the call's timeout from here, before its request is built (``whole``).
         io = self if budget is not None else self.whole()
         call, options = io._poll(operation_id, wait, budget, seen)
-        return snapshot_from_wire(call.operation, io.send(call, options))
+        return snapshot_from_wire(call.op_id, io.send(call, options))
 
     def handle(
         self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None
@@ -676,7 +676,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         """See ``SyncIO.send``."""
         if not self.refusing() and self.other_loop() is not None:
             raise EventLoopError(
-                f"{call.operation}: this async Weaver client was first used on another "
+                f"{call.op_id}: this async Weaver client was first used on another "
                 "event loop, to which its connections and heartbeat belong; nothing was "
                 "sent (make one client per asyncio.run())"
             )
@@ -693,7 +693,7 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
     ) -> OperationSnapshot:
         """See ``SyncIO.snapshot``."""
         call, options = self._poll(operation_id, wait, budget, seen)
-        return snapshot_from_wire(call.operation, await self.send(call, options))
+        return snapshot_from_wire(call.op_id, await self.send(call, options))
 
     def handle(
         self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None

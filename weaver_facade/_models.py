@@ -286,7 +286,7 @@ class OffsetPager(Generic[P, T]):
 
     def call(self) -> Call[P]:
         call = self._make_call(self.page_size, self.offset)
-        self._operation = call.operation
+        self._operation = call.op_id
         return call
 
     def read(self, page: P) -> list[T]:
@@ -616,7 +616,7 @@ def _models(model_ids: list[str]) -> str:
 
 
 def model_plan(call: Call[wire.Model]) -> Plan[ModelInfo]:
-    return model_info_from_wire(call.operation, (yield call))
+    return model_info_from_wire(call.op_id, (yield call))
 
 
 def terminate_plan(model_id: str) -> Plan[ModelInfo]:

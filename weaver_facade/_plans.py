@@ -35,7 +35,7 @@ class Call(NamedTuple, Generic[M]):
     """One request of the spec and how to read its successful reply.
 
     Attributes:
-        operation: The spec's operationId, used in every error message.
+        op_id: The spec's operationId, used in every error message.
         request: ``httpx.Client.request`` keyword arguments from the generated client.
         parse: The generated module's ``_parse_response``.
         model: The generated model a success reply must parse into.
@@ -55,7 +55,7 @@ class Call(NamedTuple, Generic[M]):
             attempt, whatever the client's retries, so that the error is not held up.
     """
 
-    operation: str
+    op_id: str
     request: Mapping[str, Any]
     parse: Callable[..., object]
     model: type[M]

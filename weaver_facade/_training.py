@@ -643,7 +643,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         if self._steps.next_seq_id == seq_id:
             self._steps.next_seq_id = seq_id + 1
         on_its_way = (
-            f"the request of {step.operation} (seq_id {seq_id}) was on its way: the server "
+            f"the request of {step.op_id} (seq_id {seq_id}) was on its way: the server "
             f"may have {done}"
         )
         submission = Submission(step._replace(on_its_way=on_its_way), parse, self.model_id)
@@ -695,9 +695,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
         except ConflictError as exc:
             found = yield from _recover_save(intent, _name_taken(exc))
             self._steps.note_saved(found.id)
-            watch = ResourceWatch(call.operation, found, lambda c: lookup.find_by_path(c.path))
+            watch = ResourceWatch(call.op_id, found, lambda c: lookup.find_by_path(c.path))
             return Started(snapshot=watch.snapshot(found), parse=watch.result, look=watch.look)
-        snap = started_snapshot(call.operation, operation, self.model_id)
+        snap = started_snapshot(call.op_id, operation, self.model_id)
         parse = self._steps.noting_saves(_parse_save, lambda c: c.id)
         return Started(snapshot=snap, parse=parse, settle=_SAVED)
 

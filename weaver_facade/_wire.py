@@ -193,7 +193,7 @@ def maybe_resource(call: Call[Maybe]) -> Call[Maybe]:
     def read(response: httpx.Response) -> object:
         try:
             body = response.json() if response.content else None
-            return reply(parse_model(call.operation, getattr(wire, reply.RESOURCE), body))
+            return reply(parse_model(call.op_id, getattr(wire, reply.RESOURCE), body))
         # Not JSON (or nested past what the parser takes), or not the resource.
         except (ValueError, RecursionError, ResponseValidationError):
             return reply()
@@ -239,7 +239,7 @@ class Delivery(NamedTuple):
 def finish(call: Call[M], client: Client, response: httpx.Response) -> M:
     """Turn a reply into the expected generated model, or raise the right error."""
     if response.status_code >= 400:
-        error = error_from_response(call.operation, response)
+        error = error_from_response(call.op_id, response)
         earlier = response.extensions.get(EARLIER_ATTEMPT)
         date = parse_http_date(response.headers.get("Date"))
         error.delivery = Delivery(earlier if isinstance(earlier, EarlierAttempt) else None, date)
@@ -281,16 +281,16 @@ def _undocumented_success(call: Call[M], response: httpx.Response) -> M:
         try:
             data = response.json()
             schema = _schema_name(call, data, status)
-            parsed = parse_model(call.operation, call.model, data, schema=schema)
+            parsed = parse_model(call.op_id, call.model, data, schema=schema)
         except (ValueError, RecursionError):
             why = "not in the spec, and its body is not JSON"
         except ResponseValidationError as exc:
-            reason = exc.message.removeprefix(f"{call.operation}: ")
+            reason = exc.message.removeprefix(f"{call.op_id}: ")
             why = f"not in the spec, and its body breaks it: {reason}"
         else:
             read = "its body is read as the documented reply"
             text = f"answered HTTP {status}, which the spec does not document; {read}"
-            _warn_once(call.operation, [(schema, f"HTTP {status}", text)])
+            _warn_once(call.op_id, [(schema, f"HTTP {status}", text)])
             return parsed
     raise _refused(call, response, f"unexpected HTTP status {status} ({why})")
 
@@ -308,8 +308,8 @@ def _led_to(response: httpx.Response) -> str:
 def _refused(call: Call[Any], response: httpx.Response, text: str) -> ResponseValidationError:
     """The error for ``call``'s ``response``, which ``text`` says breaks the spec."""
     return ResponseValidationError(
-        f"{call.operation}: {text}",
-        operation=call.operation,
+        f"{call.op_id}: {text}",
+        operation=call.op_id,
         status_code=response.status_code,
         request_id=_request_id(response),
     )
@@ -327,7 +327,7 @@ def _refuse_result_shape(call: Call[Any], response: httpx.Response) -> None:
     expected = call.model.__name__
     if expected != "Operation":
         return
-    result = kind_schemas().get(call.operation)
+    result = kind_schemas().get(call.op_id)
     if result is None:
         return
     try:
@@ -358,7 +358,7 @@ def _reread(call: Call[M], response: httpx.Response) -> M:
     if callable(drift) and (why := drift(data)) is not None:
         raise _refused(call, response, why)
     return parse_model(
-        call.operation,
+        call.op_id,
         call.model,
         data,
         schema=_schema_name(call, data, status),
