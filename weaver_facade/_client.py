@@ -80,7 +80,7 @@ from ._errors import (
     running_loop,
 )
 from ._interrupt import interrupt_held
-from ._io import AsyncIO, HasOptions, Started, SyncIO, Wakeup
+from ._io import AsyncIO, HandleParts, HasOptions, SyncIO, Wakeup
 from ._lazy import asyncio, in_own_thread, loaded_off_loop, wire
 from ._logs import configure_logging, give_cli_words, logger, warn_naming_calls
 from ._models import (
@@ -1123,8 +1123,8 @@ class ServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = self._io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
-        started = Started(snapshot=snapshot, parse=parse, settle=settle)
-        return self._io.handle(started, polled=True, reattach_as=typed)
+        parts = HandleParts(snapshot=snapshot, parse=parse, settle=settle)
+        return self._io.handle(parts, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 
@@ -1646,8 +1646,8 @@ class AsyncServiceClient(_ServiceBase):
         check_result_type(result_type)
         snapshot = await io.snapshot(_operation_id(operation_id), None)
         parse, settle, typed = reattach(snapshot, result_type)
-        started = Started(snapshot=snapshot, parse=parse, settle=settle)
-        return self._io.handle(started, polled=True, reattach_as=typed)
+        parts = HandleParts(snapshot=snapshot, parse=parse, settle=settle)
+        return self._io.handle(parts, polled=True, reattach_as=typed)
 
     # -- models ---------------------------------------------------------------------------
 

@@ -86,8 +86,8 @@ class Submission(NamedTuple, Generic[T]):
     model_id: str | None = None
 
 
-class Started(NamedTuple, Generic[T]):
-    """An operation just started, the parts of its handle (``handle`` makes it).
+class HandleParts(NamedTuple, Generic[T]):
+    """An operation just started or re-attached: the parts of its handle (``handle`` makes it).
 
     Attributes:
         snapshot: Its first snapshot.
@@ -104,11 +104,11 @@ class Started(NamedTuple, Generic[T]):
     settle: Settler[T] | None = None
 
 
-def started(submission: Submission[T]) -> Plan[Started[T]]:
+def start_operation(submission: Submission[T]) -> Plan[HandleParts[T]]:
     """Send a call that starts an operation: its handle's parts."""
     operation: wire.Operation = yield submission.call
     snapshot = started_snapshot(submission.call.op_id, operation, submission.model_id)
-    return Started(snapshot=snapshot, parse=submission.parse_result)
+    return HandleParts(snapshot=snapshot, parse=submission.parse_result)
 
 
 class Pager(Protocol[T]):
@@ -443,37 +443,37 @@ class _Base(Generic[SleepT, SnapshotT]):
     def _handle(
         self,
         cls: Callable[..., H],
-        started: Started[T],
+        parts: HandleParts[T],
         polled: bool,
         reattach_as: str | None,
     ) -> H:
         """The shell's ``handle``, a ``cls``: its fetches call the shell's own ``snapshot``
         and ``run``, sync or async."""
-        settle = started.settle
+        settle = parts.settle
 
         def seen_again(again: Look) -> Fetch[SnapshotT]:
             return lambda _wait, budget, _seen: self._within(budget).run(again())
 
         def poll_again(wait: float | None, budget: float | None, seen: str | None) -> SnapshotT:
-            return self.snapshot(started.snapshot.id, wait, budget, seen)
+            return self.snapshot(parts.snapshot.id, wait, budget, seen)
 
         return cls(
-            started.snapshot,
-            fetch=seen_again(started.look) if started.look else poll_again,
-            parse_result=started.parse,
+            parts.snapshot,
+            fetch=seen_again(parts.look) if parts.look else poll_again,
+            parse_result=parts.parse,
             policy=self.poll,
             sleep=self._sleep,
             on_progress=self.on_progress,
             closing=self.refusing,
-            result_in_response=started.look is None and not polled,
-            long_poll=started.look is None,
+            result_in_response=parts.look is None and not polled,
+            long_poll=parts.look is None,
             settle=settle,
             fetch_of=seen_again,
             # What a re-attach passes to wait as this wait does: the type a re-attach was
             # given, else the kind (the request's, for a server that says none) tells.
             reattach_as=settle.result_type
             if settle is not None
-            else reattach_as or kind_schemas().get(started.snapshot.kind or ""),
+            else reattach_as or kind_schemas().get(parts.snapshot.kind or ""),
         )
 
 
@@ -582,16 +582,16 @@ class SyncIO(_Base[Callable[[float], None], OperationSnapshot]):
         return snapshot_from_wire(call.op_id, io.send(call, options))
 
     def handle(
-        self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None
+        self, parts: HandleParts[T], *, polled: bool = False, reattach_as: str | None = None
     ) -> OperationHandle[T]:
-        """A handle on an operation already seen once, ``started`` (``polled``: seen by its
+        """A handle on an operation already seen once, of its ``parts`` (``polled``: seen by its
         own GET, a re-attach, so a result it lacks is not asked for again; ``reattach_as``:
         the result type a re-attach was given)."""
-        return self._handle(OperationHandle[T], started, polled, reattach_as)
+        return self._handle(OperationHandle[T], parts, polled, reattach_as)
 
     def submit(self, submission: Submission[T]) -> OperationHandle[T]:
         """Send a call that starts an operation and return its handle."""
-        return self.handle(self.run(started(submission)))
+        return self.handle(self.run(start_operation(submission)))
 
     def pages(self, pager: Pager[T]) -> Iterator[T]:
         """Yield a listing's items, fetching each page when the one before is used up."""
@@ -696,14 +696,14 @@ class AsyncIO(_Base[Callable[[float], Awaitable[None]], Awaitable[OperationSnaps
         return snapshot_from_wire(call.op_id, await self.send(call, options))
 
     def handle(
-        self, started: Started[T], *, polled: bool = False, reattach_as: str | None = None
+        self, parts: HandleParts[T], *, polled: bool = False, reattach_as: str | None = None
     ) -> AsyncOperationHandle[T]:
         """See ``SyncIO.handle``."""
-        return self._handle(AsyncOperationHandle[T], started, polled, reattach_as)
+        return self._handle(AsyncOperationHandle[T], parts, polled, reattach_as)
 
     async def submit(self, submission: Submission[T]) -> AsyncOperationHandle[T]:
         """See ``SyncIO.submit``."""
-        return self.handle(await self.run(started(submission)))
+        return self.handle(await self.run(start_operation(submission)))
 
     async def pages(self, pager: Pager[T], first: Self | None = None) -> AsyncIterator[T]:
         """See ``SyncIO.pages``; ``first`` is the IO of the first page, whose deadline began

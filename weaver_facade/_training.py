@@ -60,11 +60,11 @@ from ._errors import (
 from ._extensions import CHECKPOINT_BY_ID
 from ._io import (
     AsyncIO,
+    HandleParts,
     HasOptions,
-    Started,
     Submission,
     SyncIO,
-    started,
+    start_operation,
 )
 from ._lazy import wire
 from ._logs import logger, note_naming_calls, warn_naming_calls
@@ -470,7 +470,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"{CHECKPOINT_BY_ID} extension."
         )
 
-    def _noting_lost(self, plan: Plan[Started[_R]]) -> Plan[Started[_R]]:
+    def _noting_lost(self, plan: Plan[HandleParts[_R]]) -> Plan[HandleParts[_R]]:
         """``plan``, whose 404 says so when the server knew the model when this client was
         made and finds it no more: each call of the model got a bare ``not found``. Its
         ``GET`` tells: a model it finds means the 404 was another thing's (a checkpoint's);
@@ -512,7 +512,9 @@ class _TrainingBase(HasOptions, Generic[IO]):
             return False
         return False
 
-    def _in_turn(self, operation: str, plan: Plan[Started[_R]], live: bool) -> Plan[Started[_R]]:
+    def _in_turn(
+        self, operation: str, plan: Plan[HandleParts[_R]], live: bool
+    ) -> Plan[HandleParts[_R]]:
         """``plan``, which starts an operation; a ``live`` call, one that needs the model
         itself, not only its checkpoints, runs it in the model's turn: after the model's
         earlier steps, saves, loads and exports, within the call's timeout (``_step`` takes
@@ -530,8 +532,8 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 f"still being sent after {timeout:g} s, the call's timeout; nothing was sent"
             )
 
-        started: Started[_R] = yield Exclusive(self._steps.lock, self._noting_lost(plan), late)
-        return started
+        parts: HandleParts[_R] = yield Exclusive(self._steps.lock, self._noting_lost(plan), late)
+        return parts
 
     def _check_live(self, operation: str) -> None:
         # A server need not say `model_terminated` (the wire sheet names no error codes).
@@ -574,7 +576,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _forward_backward(
         self, data: object, loss_fn: object
-    ) -> Plan[Started[ForwardBackwardResult]]:
+    ) -> Plan[HandleParts[ForwardBackwardResult]]:
         items = _check_data(data)
         fn = check_choice("loss_fn", loss_fn, [v.value for v in wire.LossFn])
         return self._step(
@@ -588,7 +590,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             > VALUES_ON_LOOP,
         )
 
-    def _optim_step(self, adam_params: object) -> Plan[Started[OptimStepResult]]:
+    def _optim_step(self, adam_params: object) -> Plan[HandleParts[OptimStepResult]]:
         if not isinstance(adam_params, AdamParams):
             raise InvalidArgumentError(
                 f"adam_params must be an AdamParams, got {type(adam_params).__name__}"
@@ -599,16 +601,16 @@ class _TrainingBase(HasOptions, Generic[IO]):
             f"applied it to model {self.model_id}'s weights",
         )
 
-    def _load(self, checkpoint: object, include_optimizer: bool) -> Plan[Started[LoadResult]]:
+    def _load(self, checkpoint: object, include_optimizer: bool) -> Plan[HandleParts[LoadResult]]:
         submission = load_submission(self.model_id, checkpoint, include_optimizer)
         path = in_model(coerce_checkpoint_path, checkpoint, self.model_id)
         return self._load_plan(submission, path)
 
     def _load_plan(
         self, submission: Submission[LoadResult], path: CheckpointPath
-    ) -> Plan[Started[LoadResult]]:
+    ) -> Plan[HandleParts[LoadResult]]:
         with self._noting_deleted(path):
-            return (yield from started(submission))
+            return (yield from start_operation(submission))
 
     @contextlib.contextmanager
     def _noting_deleted(self, path: CheckpointPath) -> Iterator[None]:
@@ -628,7 +630,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         done: str,
         *,
         large: bool = False,
-    ) -> Plan[Started[_R]]:
+    ) -> Plan[HandleParts[_R]]:
         """A training step; ``done``: what the server may have done with a request cut
         on its way. A ``large`` one's request is built (``Build``) in the model's turn,
         as any other's, so that the steps still go out in the order of their calls."""
@@ -637,7 +639,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
             step = yield Build(lambda: calls.with_json_encoded(call(seq_id)))
         else:
             step = call(seq_id)
-        # Taken (under the lock: ``_started``) once built: a step cancelled in its build
+        # Taken (under the lock: ``_run_operation``) once built: a step cancelled in its build
         # sent nothing, and the next must carry the highest seq_id used plus 1. A count
         # set meanwhile (``StepsByModel.join``, the caller's word) stays.
         if self._steps.next_seq_id == seq_id:
@@ -648,7 +650,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         )
         submission = Submission(step._replace(on_its_way=on_its_way), parse, self.model_id)
         try:
-            return (yield from started(submission))
+            return (yield from start_operation(submission))
         except SeqIdConflictError as exc:
             # The caller never chose a seq_id: say whose count is behind, and how to go on.
             exc.add_note(
@@ -663,7 +665,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
 
     def _save(
         self, name: object, include_optimizer: object, ttl: object
-    ) -> Plan[Started[Checkpoint]]:
+    ) -> Plan[HandleParts[Checkpoint]]:
         checked = validate_checkpoint_name(name)
         ttl_seconds: int | Unset | None = UNSET if ttl is SERVER_DEFAULT else _check_ttl(ttl)
         # None would be falsy: a weight-only save, which cannot resume the optimizer.
@@ -671,7 +673,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         kind = CheckpointType.WEIGHT_AND_OPTIMIZER if with_optimizer else CheckpointType.WEIGHT
         return self._save_plan(SaveIntent(self.model_id, checked, kind, ttl_seconds))
 
-    def _save_plan(self, intent: SaveIntent) -> Plan[Started[Checkpoint]]:
+    def _save_plan(self, intent: SaveIntent) -> Plan[HandleParts[Checkpoint]]:
         """Start a save: a handle's parts, from the reply or, for a 409, from our own
         earlier attempt's checkpoint."""
         call = calls.save_checkpoint(
@@ -696,14 +698,14 @@ class _TrainingBase(HasOptions, Generic[IO]):
             found = yield from _recover_save(intent, _name_taken(exc))
             self._steps.note_saved(found.id)
             watch = ResourceWatch(call.op_id, found, lambda c: lookup.find_by_path(c.path))
-            return Started(snapshot=watch.snapshot(found), parse=watch.result, look=watch.look)
+            return HandleParts(snapshot=watch.snapshot(found), parse=watch.result, look=watch.look)
         snap = started_snapshot(call.op_id, operation, self.model_id)
         parse = self._steps.noting_saves(_parse_save, lambda c: c.id)
-        return Started(snapshot=snap, parse=parse, settle=_SAVED)
+        return HandleParts(snapshot=snap, parse=parse, settle=_SAVED)
 
     def _export(
         self, checkpoint: object, merge_adapter: object, ttl: object, force: object
-    ) -> Plan[Started[Artifact]]:
+    ) -> Plan[HandleParts[Artifact]]:
         merge = check_bool("merge_adapter", merge_adapter)
         replace = check_bool("force", force)
         # Sent even by default: the wire sheet does not say the real service accepts a
@@ -739,7 +741,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
         merge: bool,
         ttl_seconds: int | None,
         replace: bool,
-    ) -> Plan[Started[Artifact]]:
+    ) -> Plan[HandleParts[Artifact]]:
         """Start an export: a handle's parts, from the operation or, for a reply that is the
         artifact itself, from the artifact (``ResourceWatch``)."""
         reply: calls.ExportReply
@@ -774,7 +776,7 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 found = yield from _recover_export(checkpoint_id, merge, exc)
                 watch = ResourceWatch(kind, found, artifact_again)
                 parse = _kept_as_asked(watch.result, ttl_seconds, _SET, followed)
-                return Started(snapshot=watch.snapshot(found), parse=parse, look=watch.look)
+                return HandleParts(snapshot=watch.snapshot(found), parse=parse, look=watch.look)
         if reply.operation is not None:
             snap = started_snapshot(kind, reply.operation, model_id)
             why = _SET if target is None or replace else _SET_OR_UNDER_WAY
@@ -786,12 +788,12 @@ class _TrainingBase(HasOptions, Generic[IO]):
                 return parse
 
             parse = wrap(_parse_export(kind))
-            return Started(snapshot=snap, parse=parse, settle=_exporting(kind, wrap))
+            return HandleParts(snapshot=snap, parse=parse, settle=_exporting(kind, wrap))
         assert reply.artifact is not None
         watch = ResourceWatch(kind, artifact_from_wire(kind, reply.artifact), artifact_again)
         why = _SET if target is None else _ALREADY_MADE
         parse = _kept_as_asked(watch.result, ttl_seconds, why, followed)
-        return Started(snapshot=watch.snapshot(watch.latest), parse=parse, look=watch.look)
+        return HandleParts(snapshot=watch.snapshot(watch.latest), parse=parse, look=watch.look)
 
     def _delete(self, ref: CheckpointRef) -> Plan[Checkpoint]:
         target = in_model(coerce_checkpoint_ref, ref, self.model_id)
@@ -832,8 +834,8 @@ class TrainingClient(_TrainingBase[SyncIO]):
     # Named here, not only inherited, so that the API reference lists it.
     with_options = HasOptions.with_options
 
-    def _started(
-        self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
+    def _run_operation(
+        self, operation: str, plan: Plan[HandleParts[_R]], wait: bool, *, live: bool = True
     ) -> _R | OperationHandle[_R]:
         """Run ``plan``, which starts an operation (``_in_turn``), within the call's
         ``timeout`` (``with_options``), the wait for the turn included. The turn is held
@@ -869,7 +871,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             loss_fn: The loss; only ``"cross_entropy"``.
             wait: Wait for the result (default), or return an ``OperationHandle``.
         """
-        return self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
+        return self._run_operation("forward_backward", self._forward_backward(data, loss_fn), wait)
 
     @overload
     def optim_step(
@@ -887,7 +889,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | OperationHandle[OptimStepResult]:
         """Apply the accumulated gradients with AdamW (``AdamParams()``: the service defaults)."""
-        return self._started("optim_step", self._optim_step(adam_params), wait)
+        return self._run_operation("optim_step", self._optim_step(adam_params), wait)
 
     @overload
     def save_state(
@@ -943,7 +945,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
                 "How a save tells its own checkpoint from a real conflict").
         """
         save = self._save(name, include_optimizer, ttl_seconds)
-        return self._started("save_state", save, wait)
+        return self._run_operation("save_state", save, wait)
 
     @overload
     def load_state(
@@ -964,7 +966,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
 
         ``checkpoint`` is a ``Checkpoint``, a ``CheckpointPath`` or a ``weaver://`` path.
         """
-        return self._started("load_state", self._load(checkpoint, False), wait)
+        return self._run_operation("load_state", self._load(checkpoint, False), wait)
 
     @overload
     def load_state_with_optimizer(
@@ -987,7 +989,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             OptimizerStateUnavailableError: Before any request for a ``Checkpoint`` that is
                 not ``weight_and_optimizer``; for the server's 422 when a path was given.
         """
-        return self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
+        return self._run_operation("load_state_with_optimizer", self._load(checkpoint, True), wait)
 
     @overload
     def export_weights(
@@ -1052,7 +1054,7 @@ class TrainingClient(_TrainingBase[SyncIO]):
             OperationFailedError: The export failed.
         """
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        return self._started("export_weights", start, wait, live=checkpoint is None)
+        return self._run_operation("export_weights", start, wait, live=checkpoint is None)
 
     def iter_checkpoints(self, *, page_size: int = CHECKPOINT_PAGE_SIZE) -> Iterator[Checkpoint]:
         """Yield this model's pending and completed checkpoints page by page, in the server's
@@ -1117,10 +1119,10 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
 
     with_options = HasOptions.with_options
 
-    async def _started(
-        self, operation: str, plan: Plan[Started[_R]], wait: bool, *, live: bool = True
+    async def _run_operation(
+        self, operation: str, plan: Plan[HandleParts[_R]], wait: bool, *, live: bool = True
     ) -> _R | AsyncOperationHandle[_R]:
-        """See ``TrainingClient._started``."""
+        """See ``TrainingClient._run_operation``."""
         check_bool("wait", wait)
         handle = self._io.handle(await self._io.run(self._in_turn(operation, plan, live)))
         return await handle.result() if wait else handle
@@ -1141,7 +1143,9 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, data: Sequence[Datum], loss_fn: LossFnName = "cross_entropy", *, wait: bool = True
     ) -> ForwardBackwardResult | AsyncOperationHandle[ForwardBackwardResult]:
         """See ``TrainingClient.forward_backward``."""
-        return await self._started("forward_backward", self._forward_backward(data, loss_fn), wait)
+        return await self._run_operation(
+            "forward_backward", self._forward_backward(data, loss_fn), wait
+        )
 
     @overload
     async def optim_step(
@@ -1159,7 +1163,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, adam_params: AdamParams = DEFAULT_ADAM, *, wait: bool = True
     ) -> OptimStepResult | AsyncOperationHandle[OptimStepResult]:
         """See ``TrainingClient.optim_step``."""
-        return await self._started("optim_step", self._optim_step(adam_params), wait)
+        return await self._run_operation("optim_step", self._optim_step(adam_params), wait)
 
     @overload
     async def save_state(
@@ -1198,7 +1202,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> Checkpoint | AsyncOperationHandle[Checkpoint]:
         """See ``TrainingClient.save_state`` (``weight_and_optimizer`` by default)."""
         save = self._save(name, include_optimizer, ttl_seconds)
-        return await self._started("save_state", save, wait)
+        return await self._run_operation("save_state", save, wait)
 
     @overload
     async def load_state(
@@ -1216,7 +1220,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state``."""
-        return await self._started("load_state", self._load(checkpoint, False), wait)
+        return await self._run_operation("load_state", self._load(checkpoint, False), wait)
 
     @overload
     async def load_state_with_optimizer(
@@ -1234,7 +1238,9 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
         self, checkpoint: CheckpointLike, *, wait: bool = True
     ) -> LoadResult | AsyncOperationHandle[LoadResult]:
         """See ``TrainingClient.load_state_with_optimizer``."""
-        return await self._started("load_state_with_optimizer", self._load(checkpoint, True), wait)
+        return await self._run_operation(
+            "load_state_with_optimizer", self._load(checkpoint, True), wait
+        )
 
     @overload
     async def export_weights(
@@ -1277,7 +1283,7 @@ class AsyncTrainingClient(_TrainingBase[AsyncIO]):
     ) -> Artifact | AsyncOperationHandle[Artifact]:
         """See ``TrainingClient.export_weights``."""
         start = self._export(checkpoint, merge_adapter, ttl_seconds, force)
-        return await self._started("export_weights", start, wait, live=checkpoint is None)
+        return await self._run_operation("export_weights", start, wait, live=checkpoint is None)
 
     async def iter_checkpoints(
         self, *, page_size: int = CHECKPOINT_PAGE_SIZE
