@@ -312,6 +312,32 @@ def test_lifecycle_only_with_the_key_on_the_command_line(emulator: EmulatorProce
     assert KEY not in output
 
 
+def test_a_run_leaves_nothing_in_the_working_directory_or_home(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    # Hypothesis, which schemathesis runs, kept .hypothesis/ in the working directory
+    # whatever the database: a Unicode table, and the short string constants of the
+    # program's own source files with their paths (a key of a calling script's, say).
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYPOTHESIS")}
+    args = ["--base-url", emulator.base_url, "--quick", "--only", "conformance"]
+    done = subprocess.run(
+        [sys.executable, "-m", "weaver_facade.contract", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**env, "WEAVER_API_KEY": KEY, "HOME": str(home)},
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [p.relative_to(tmp_path) for p in sorted(tmp_path.rglob("*"))] == [
+        Path("cwd"),
+        Path("home"),
+    ]
+
+
 def test_a_run_cut_short_without_findings_exits_3_unless_allowed(
     emulator: EmulatorProcess, tmp_path: Path
 ) -> None:

@@ -16,15 +16,17 @@ for the kit and for the emulator's own schemathesis test:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -869,6 +871,23 @@ def by_part_end(lookup: Callable[[Any], str | None], until: float) -> Callable[[
     return looked_up
 
 
+@contextlib.contextmanager
+def _hypothesis_home_of_its_own() -> Iterator[None]:
+    """Hypothesis keeps caches in ``.hypothesis/`` of the working directory, whatever the
+    database (a Unicode table; the constants of the program's source files, with their
+    paths): the run keeps them in a folder of its own, removed after it."""
+    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+
+    previous = storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="weaver-contract-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            set_hypothesis_home_dir(previous)
+
+
+@_hypothesis_home_of_its_own()
 def run_conformance(
     *,
     spec: Spec,
