@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import gc
+import os
 import re
 import signal
 import socket
@@ -16,6 +18,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -583,6 +586,44 @@ def test_run_emulator_on_a_port_in_use_says_so(taken_port: int) -> None:
     ):
         pass
     assert "SystemExit" not in str(raised.value)
+
+
+@pytest.fixture
+def port_80_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bind of port 80 refused for want of privileges, as for a user not root."""
+    bind = socket.socket.bind
+
+    def refusing(sock: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple) and address[1] == 80:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        bind(sock, address)
+
+    monkeypatch.setattr(socket.socket, "bind", refusing)
+
+
+@pytest.mark.usefixtures("port_80_refused")
+def test_run_emulator_on_a_port_it_may_not_bind_says_why() -> None:
+    # It raised "failed to start on 127.0.0.1:80: SystemExit(3)"; only uvicorn's log said why.
+    with (
+        pytest.raises(
+            RuntimeError,
+            match=r"127\.0\.0\.1:80: permission denied \(ports below 1024 need privileges\)",
+        ) as raised,
+        run_emulator(port=80),
+    ):
+        pass
+    assert "SystemExit" not in str(raised.value)
+
+
+@pytest.mark.usefixtures("port_80_refused")
+def test_the_emulator_command_on_a_port_it_may_not_bind_says_why() -> None:
+    result = CliRunner().invoke(main, ["emulator", "--port", "80"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: cannot listen on 127.0.0.1:80: permission denied "
+        "(ports below 1024 need privileges): choose another with --port, "
+        "or --port 0 for a free one\n"
+    )
 
 
 def test_a_port_taken_after_the_check_exits_1_not_3(

@@ -622,6 +622,40 @@ def test_a_weaver_emulator_port_in_use_fails_each_test_in_one_line(
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_weaver_emulator_port_it_may_not_bind_says_why(pytester: pytest.Pytester) -> None:
+    # It said "failed to start on 127.0.0.1:80: SystemExit(3)". A bind of port 80 refused
+    # as for a user not root, whoever runs the tests.
+    pytester.makeconftest(
+        """
+        import errno, os, socket
+        import pytest
+
+        @pytest.fixture(scope="session", autouse=True)
+        def refuse_port_80():
+            bind = socket.socket.bind
+
+            def refusing(sock, address):
+                if isinstance(address, tuple) and address[1] == 80:
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+                bind(sock, address)
+
+            socket.socket.bind = refusing
+            yield
+            socket.socket.bind = bind
+        """
+    )
+    pytester.makepyfile("def test_x(weaver_server): pass")
+    result = run(pytester, "--weaver-emulator-port", "80")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*weaver_server: --weaver-emulator-port 80: the emulator cannot listen on "
+            "127.0.0.1:80: permission denied (ports below 1024 need privileges)*"
+        ]
+    )
+    assert "SystemExit" not in result.stdout.str()
+
+
 def test_under_xdist_one_weaver_emulator_port_serves_one_worker(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:

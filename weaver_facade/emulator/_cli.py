@@ -26,7 +26,7 @@ from ._config import (
     parse_latency,
     parse_size,
 )
-from ._server import listen_refusal, serve_forever
+from ._server import listen_refusal, permission_denied, serve_forever
 from ._store import DataDirInUse
 
 __all__ = ["emulator"]
@@ -391,6 +391,11 @@ def _check_can_listen(host: str, port: int) -> None:
         raise _CannotStart(
             f"port {port} on {host} is in use: choose another with --port, "
             "or --port 0 for a free one"
+        )
+    if refused.errno == errno.EACCES:
+        raise _CannotStart(
+            f"cannot listen on {host}:{port}: {permission_denied(port)}: "
+            "choose another with --port, or --port 0 for a free one"
         )
     raise _CannotStart(f"cannot listen on {host}:{port}: {refused.strerror or refused}")
 

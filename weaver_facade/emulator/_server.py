@@ -20,7 +20,13 @@ from starlette.applications import Starlette
 from ._config import EmulatorConfig
 from ._storage import STORAGE_PREFIX
 
-__all__ = ["RunningEmulator", "listen_refusal", "run_emulator", "serve_forever"]
+__all__ = [
+    "RunningEmulator",
+    "listen_refusal",
+    "permission_denied",
+    "run_emulator",
+    "serve_forever",
+]
 
 log = logging.getLogger("weaver_facade.emulator")
 
@@ -209,15 +215,22 @@ def listen_refusal(host: str, port: int) -> OSError | None:
     return None
 
 
+def permission_denied(port: int) -> str:
+    """A bind of ``port`` refused with EACCES, in words: uvicorn's exit status says nothing."""
+    if 0 < port < 1024:
+        return "permission denied (ports below 1024 need privileges)"
+    return "permission denied"
+
+
 @contextlib.contextmanager
 def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     # Other refusals are uvicorn's to judge: it binds fewer addresses (not a ``::1`` that
     # ``localhost`` names on a host without IPv6).
     refused = listen_refusal(host, port)
-    if refused is not None and refused.errno == errno.EADDRINUSE:
-        raise RuntimeError(
-            f"the emulator cannot listen on {host}:{port}: port {port} is in use"
-        ) from refused
+    if refused is not None and refused.errno in (errno.EADDRINUSE, errno.EACCES):
+        in_use = refused.errno == errno.EADDRINUSE
+        why = f"port {port} is in use" if in_use else permission_denied(port)
+        raise RuntimeError(f"the emulator cannot listen on {host}:{port}: {why}") from refused
     settled = threading.Event()
     failure: list[BaseException] = []
 
