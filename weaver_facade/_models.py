@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import enum
+import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -561,22 +562,27 @@ class CreatedModels:
         # Models created while the close runs (their reply came late) are taken too.
         while (model_id := self._untried(tried)) is not None:
             tried.add(model_id)
+            # A WARNING said it ran on (a close cut short, or a create after it): one says
+            # it ended.
+            named = ", which a WARNING said was left running," if model_id in self._named else ""
             try:
                 yield calls.terminate_model(model_id)  # its reply, if any, is not needed
                 self._terminated.add(model_id)
-                if model_id in self._named:  # by a close cut short, or a create after it
+                if named:
                     logger.warning(
-                        "model %s, which a WARNING said was left running, is terminated by "
-                        "the close after all",
-                        model_id,
+                        "model %s%s is terminated by the close after all", model_id, named
                     )
             except WeaverError as exc:
                 if isinstance(exc, NotFoundError) and exc.code is not None:
                     # This client made it: a server that forgets terminated models no
                     # longer finds one terminated elsewhere (`weaver-facade models
-                    # terminate`). A 404 page, no Weaver error, says nothing of the model.
-                    logger.info(
-                        "model %s was no longer found on close: terminated already?", model_id
+                    # terminate`), or by the terminate of a close cut short. A 404 page,
+                    # no Weaver error, says nothing of the model.
+                    logger.log(
+                        logging.WARNING if named else logging.INFO,
+                        "model %s%s was no longer found on close: terminated already?",
+                        model_id,
+                        named,
                     )
                 else:
                     logger.warning("could not terminate model %s on close: %s", model_id, exc)

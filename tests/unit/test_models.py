@@ -969,6 +969,39 @@ async def test_a_model_said_left_running_that_a_later_close_terminates_is_said_t
     )
 
 
+def test_a_model_said_left_running_that_a_later_close_finds_gone_is_said_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A Ctrl-C cut the close short once its terminate of m-1 had reached the server, whose
+    # WARNING said m-1 was left running; the next close's terminate, which a server that
+    # forgets terminated models answers with 404, said so at INFO alone: the log ran on.
+    fake = FakeWeaver()
+    gone = json_reply(404, error_json("not_found", "model m-1 not found"))
+
+    def forgetting(request: httpx.Request) -> httpx.Response:
+        if request.url.path != f"{MODELS}/m-1/terminate":
+            return fake(request)
+        if fake.terminated:
+            return gone
+        fake(request)
+        raise KeyboardInterrupt  # its reply lost, once the server acted
+
+    http = httpx.Client(transport=httpx.MockTransport(forgetting))
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc.create_training_client("weaver-tiny")
+    with caplog.at_level(logging.WARNING, logger="weaver_facade"):
+        with pytest.raises(KeyboardInterrupt):
+            svc.close()
+        assert "the close was interrupted: models left running: m-1 (" in caplog.text
+        svc.close()
+    http.close()
+    assert fake.terminated == ["m-1"]
+    assert caplog.messages[-1] == (
+        "model m-1, which a WARNING said was left running, was no longer found on close: "
+        "terminated already?"
+    )
+
+
 async def _one_model_made_then_creates_held(
     **options: Any,
 ) -> tuple[FakeWeaver, _Late, httpx.AsyncClient, AsyncServiceClient]:
