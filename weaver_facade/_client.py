@@ -968,13 +968,12 @@ class ServiceClient(_ServiceBase):
             if self._closing:
                 return
             self._closing = True
+            # Set here, as ``_closing`` is: no Ctrl-C comes between these and the try.
+            self._created.close_state = "running"
             try:
                 if not self._io.closed:
                     try:
-                        with (
-                            self._created.running_close(),
-                            self._io.closing(self._close_within()) as closer,
-                        ):
+                        with self._io.closing(self._close_within()) as closer:
                             for ended, thread in list(self._creating.items()):
                                 # Not one of this thread's (a close from a signal handler):
                                 # it cannot end before the close does.
@@ -990,6 +989,7 @@ class ServiceClient(_ServiceBase):
                 self._io.close()
             finally:
                 self._closing = False
+                self._created.close_state = "ended"
 
     def _ensure_session(self, io: SyncIO) -> str:
         """The session, opened with ``io`` (the caller's, so within its ``timeout``); called
@@ -1451,6 +1451,7 @@ class AsyncServiceClient(_ServiceBase):
         async with self._close_lock:  # see ServiceClient.close
             creates: set[asyncio.Future[ModelInfo]] = set()
             try:
+                self._created.close_state = "running"  # see ServiceClient.close
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                     # Wait for it to end without taking its CancelledError for ours: a cancel
@@ -1458,10 +1459,7 @@ class AsyncServiceClient(_ServiceBase):
                     await asyncio.wait({self._heartbeat})
                     self._heartbeat = None
                 if not self._io.closed:
-                    with (
-                        self._created.running_close(),
-                        self._io.closing(self._close_within()) as closer,
-                    ):
+                    with self._io.closing(self._close_within()) as closer:
                         if creates := set(self._creating):
                             # One deadline for all of closing: these replies, then the terminates.
                             await asyncio.wait(creates, timeout=closer.time_left())
@@ -1478,6 +1476,8 @@ class AsyncServiceClient(_ServiceBase):
                     )
                     setattr(stopped, _LEFT_SAID, True)
                 raise
+            finally:
+                self._created.close_state = "ended"
             await self._io.aclose()
 
     async def _aclose_there(self, bound: asyncio.AbstractEventLoop) -> bool:

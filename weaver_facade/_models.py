@@ -378,8 +378,10 @@ class CreatedModels:
         self._cut_short: str | None = None
         self._named: set[str] = set()
         # Whether a close runs ("running") or has ended ("ended"), also cut short, once
-        # one began (``running_close``): the models added once it ended are left running.
-        self._close: str | None = None
+        # one began: the models added once it ended are left running. Set by the close in
+        # its own frame, in the try whose finally ends it, not by a context manager, whose
+        # enter and exit a Ctrl-C can cut (it then ran for good).
+        self.close_state: str | None = None
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
         # thread adds its model while a close walks them. Reentrant: a close from a
         # signal handler may run while this thread holds it.
@@ -409,7 +411,7 @@ class CreatedModels:
                 self._unclaimed.add(model_id)
             if unclaimed or (self.terminate_on_close and not keep):
                 self._ids[model_id] = None
-            ended = closed and self._close == "ended"
+            ended = closed and self.close_state == "ended"
             if ended:
                 self._named.add(model_id)
             return closed, model_id in self._ids and not self.sealed and not ended
@@ -427,7 +429,7 @@ class CreatedModels:
                     continue
                 if not self.sealed:  # else the close has run: none is left to terminate it
                     self._ids[model_id] = None
-                if left := self.sealed or self._close == "ended":
+                if left := self.sealed or self.close_state == "ended":
                     self._named.add(model_id)
             if left:
                 warn_naming_calls(
@@ -456,18 +458,6 @@ class CreatedModels:
         """The models a close would terminate now."""
         with self._lock:
             return tuple(self._ids)
-
-    @contextlib.contextmanager
-    def running_close(self) -> Iterator[None]:
-        """Around a close's wait for the creates on their way and its terminates, which
-        take the models those creates add (``add``)."""
-        with self._lock:
-            self._close = "running"
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._close = "ended"
 
     @contextlib.contextmanager
     def closing_block(
@@ -520,8 +510,10 @@ class CreatedModels:
         those of the ``creating`` creates on their way too."""
         self._cut_short = "interrupted" if interrupted else "cancelled"
         why = f"the close was {'interrupted' if interrupted else 'cancelled (close again)'}"
-        known = self.pending()
-        self._named.update(known)
+        with self._lock:  # ended first: a model added after is named by its create
+            self.close_state = "ended"
+            known = tuple(self._ids)
+            self._named.update(known)
         left = [*known, *([_on_their_way(creating)] if creating else [])]
         if left:
             warn_naming_calls(

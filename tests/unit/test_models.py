@@ -9,12 +9,13 @@ import selectors
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from tests.support.ctrl_c_points import ainterrupted_at, every_point, interrupted_at
 from tests.support.fakeserver import (
     BASE,
     KEY,
@@ -999,6 +1000,64 @@ def test_a_model_said_left_running_that_a_later_close_finds_gone_is_said_so(
     assert caplog.messages[-1] == (
         "model m-1, which a WARNING said was left running, was no longer found on close: "
         "terminated already?"
+    )
+
+
+def _no_close_said_to_take(svc: ServiceClient | AsyncServiceClient) -> bool:
+    """Whether a create of ``svc``'s answered now, with no close running, is told that no
+    close takes its model (its words, and whether a WARNING names the model). Its models
+    are then forgotten: nothing is said of them once it is collected, in another test."""
+    closed, taken = svc._created.add(
+        "m-9", _NEW, keep=False, unclaimed=True, closing=svc._io.refusing
+    )
+    for model_id in svc._created.pending():
+        svc._created.forget(model_id)
+    return not (closed and taken)
+
+
+_NEW = NewModel(base_model="weaver-tiny", training_mode="lora", lora=None)
+
+
+def _unreachable_on_close() -> httpx.MockTransport:
+    """A server its client's close cannot reach: the close ends its walk of the models
+    early, not sealed (they are left running, named)."""
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    return httpx.MockTransport(unreachable)
+
+
+def test_a_ctrl_c_anywhere_in_a_close_leaves_it_running_for_no_create() -> None:
+    # A Ctrl-C as the close began or ended its run left it marked running for good: a
+    # create answered later said its model was left to the close under way, which none
+    # was, and no WARNING named the model, left running.
+    made: list[ServiceClient] = []
+
+    def close() -> Callable[[], None]:
+        http = httpx.Client(transport=_unreachable_on_close())
+        made[:] = [ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)]
+        made[0]._created.add("m-1", _NEW, keep=False, unclaimed=False)
+        return made[0].close
+
+    every_point(
+        lambda at, kept: interrupted_at(at, close(), kept),
+        lambda: _no_close_said_to_take(made[0]),
+    )
+
+
+async def test_a_ctrl_c_anywhere_in_an_aclose_leaves_it_running_for_no_create() -> None:
+    made: list[AsyncServiceClient] = []
+
+    def aclose() -> Coroutine[Any, Any, None]:
+        http = httpx.AsyncClient(transport=_unreachable_on_close())
+        made[:] = [AsyncServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)]
+        made[0]._created.add("m-1", _NEW, keep=False, unclaimed=False)
+        return made[0].aclose()
+
+    every_point(
+        lambda at, kept: ainterrupted_at(at, aclose, kept),
+        lambda: _no_close_said_to_take(made[0]),
     )
 
 
