@@ -287,20 +287,20 @@ class OffsetPager(Generic[P, T]):
 
     def call(self) -> Call[P]:
         call = self._make_call(self.page_size, self.offset)
-        self._operation = call.op_id
+        self._op_id = call.op_id
         return call
 
     def read(self, page: P) -> list[T]:
-        operation = self._operation
+        op_id = self._op_id
         total = expect(
-            operation, self._schema, "pagination.total_count", page.pagination.total_count, int
+            op_id, self._schema, "pagination.total_count", page.pagination.total_count, int
         )
         found = [
             self._convert(item, f"items[{self.offset + i}]") for i, item in enumerate(page.items)
         ]
         if len(found) > self.page_size:
             said = f"{len(found)} items for limit {self.page_size}"
-            raise field_error(operation, self._schema, "items", said)
+            raise field_error(op_id, self._schema, "items", said)
         self.offset += len(found)
         self.done = not found or self.offset >= total
         return found
