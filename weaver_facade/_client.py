@@ -968,10 +968,11 @@ class ServiceClient(_ServiceBase):
             if self._closing:
                 return
             self._closing = True
-            # Set here, as ``_closing`` is: no Ctrl-C comes between these and the try.
-            self._created.close_state = "running"
             try:
                 if not self._io.closed:
+                    # Only a close that terminates runs: a create answered as a second
+                    # close looks at the closed IO is left to none. Ended by the finally.
+                    self._created.close_state = "running"
                     try:
                         with self._io.closing(self._close_within()) as closer:
                             for ended, thread in list(self._creating.items()):
@@ -1451,7 +1452,6 @@ class AsyncServiceClient(_ServiceBase):
         async with self._close_lock:  # see ServiceClient.close
             creates: set[asyncio.Future[ModelInfo]] = set()
             try:
-                self._created.close_state = "running"  # see ServiceClient.close
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                     # Wait for it to end without taking its CancelledError for ours: a cancel
@@ -1459,6 +1459,7 @@ class AsyncServiceClient(_ServiceBase):
                     await asyncio.wait({self._heartbeat})
                     self._heartbeat = None
                 if not self._io.closed:
+                    self._created.close_state = "running"  # see ServiceClient.close
                     with self._io.closing(self._close_within()) as closer:
                         if creates := set(self._creating):
                             # One deadline for all of closing: these replies, then the terminates.

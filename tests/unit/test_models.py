@@ -1061,6 +1061,34 @@ async def test_a_ctrl_c_anywhere_in_an_aclose_leaves_it_running_for_no_create() 
     )
 
 
+def test_a_second_close_of_a_closed_client_leaves_no_create_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A second close() of a client whose first close ended early (the server unreachable,
+    # its models not all reached) marked itself running as it looked at its closed IO: a
+    # create answered then in another thread was told its model was left to the close
+    # under way, which terminates nothing, and no WARNING named it.
+    http = httpx.Client(transport=_unreachable_on_close())
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc._created.add("m-1", _NEW, keep=False, unclaimed=False)
+    svc.close()
+    assert not svc._created.sealed  # m-1 was left running: the close ended early
+    told: list[bool] = []
+    closed = type(svc._io).closed
+
+    def looked_at(io: Any) -> bool:
+        if io is svc._io and not told:  # a create answered as the second close looks
+            told.append(True)
+            told[0] = _no_close_said_to_take(svc)
+        return bool(closed.__get__(io))
+
+    monkeypatch.setattr(type(svc._io), "closed", property(looked_at))
+    svc.close()
+    monkeypatch.undo()
+    assert told == [True]
+    http.close()
+
+
 async def _one_model_made_then_creates_held(
     **options: Any,
 ) -> tuple[FakeWeaver, _Late, httpx.AsyncClient, AsyncServiceClient]:
