@@ -224,6 +224,40 @@ def test_an_async_client_whose_close_was_cancelled_is_not_said_never_closed(
     assert terminated == []
 
 
+def test_a_model_made_after_a_close_cancelled_before_it_refused_is_named_once_collected(
+    said: Callable[[], list[tuple[str, str]]],
+) -> None:
+    # An aclose() cancelled as it waited for its heartbeat's end, before it refused any
+    # call, names the models it leaves; the client still creates, unrefused, and a model
+    # made then, which nothing named, is named once the client is collected, with the
+    # close's cut short, not as a client never closed.
+    fake = numbered()
+
+    async def main(fake: FakeWeaver) -> None:  # all of it gone with its loop
+        svc = async_service(fake, heartbeat_interval=3600)
+        await svc.create_training_client("weaver-tiny")
+        closing = asyncio.create_task(svc.aclose())
+        await asyncio.sleep(0)  # the close waits for its heartbeat's end
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        await svc.create_training_client("weaver-tiny")
+
+    asyncio.run(main(fake))
+    terminated = fake.terminated
+    del fake  # its requests hold the client's IO
+    cancelled = (
+        "the close was cancelled (close again): models left running: m-1 (end it with "
+        "terminate_model())"
+    )
+    left = (
+        "an AsyncServiceClient whose close was cancelled leaves model m-2 running on the "
+        "server (end it with terminate_model())"
+    )
+    assert said() == [("log", cancelled), ("log", left), ("warning", left)]
+    assert terminated == []
+
+
 @pytest.mark.parametrize("broken", [False, True], ids=["model", "reply-breaking-a-field"])
 def test_a_model_a_cut_short_close_could_not_name_is_named_once_its_reply_comes(
     said: Callable[[], list[tuple[str, str]]], broken: bool
