@@ -377,10 +377,10 @@ class CreatedModels:
         # models a WARNING named as left running: ``never_closed`` names no model twice.
         self._cut_short: str | None = None
         self._named: set[str] = set()
-        # Whether a close runs ("running") or has ended ("ended"), also cut short, once
-        # one began: the models added once it ended are left running. Set by the close in
-        # its own frame, in the try whose finally ends it, not by a context manager, whose
-        # enter and exit a Ctrl-C can cut (it then ran for good).
+        # Whether a close runs ("running") or has ended ("ended"), also cut short or its
+        # terminates ended early, once one began: the models added once it ended are left
+        # running. Set by the close in its own frame, in the try whose finally ends it, not
+        # by a context manager, whose enter and exit a Ctrl-C can cut (it then ran for good).
         self.close_state: str | None = None
         # Held by each look at or change of ``_ids`` and ``sealed``: a create in another
         # thread adds its model while a close walks them. Reentrant: a close from a
@@ -583,7 +583,11 @@ class CreatedModels:
                         isinstance(exc, APIConnectionError) and not acted
                     ):
                         # Say which are left running: the user may terminate them later.
-                        left = self.pending()
+                        # Ended first, as a close cut short is: a model added after is
+                        # left running too, and named by its create.
+                        with self._lock:
+                            self.close_state = "ended"
+                            left = tuple(self._ids)
                         if acted:  # the server may have done it, and no reply came
                             left = tuple(m for m in left if m != model_id)
                             logger.warning(

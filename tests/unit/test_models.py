@@ -1089,6 +1089,29 @@ def test_a_second_close_of_a_closed_client_leaves_no_create_to_it(
     http.close()
 
 
+def test_a_close_that_ended_its_terminates_early_leaves_no_create_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A close whose terminates ended early (the server unreachable) had named the models
+    # it left, but was still marked running as it closed its connections: a create answered
+    # then in another thread was told its model was left to the close under way, which
+    # would terminate nothing more, and no WARNING named it.
+    http = httpx.Client(transport=_unreachable_on_close())
+    svc = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+    svc._created.add("m-1", _NEW, keep=False, unclaimed=False)
+    told: list[bool] = []
+    close = svc._io.close
+
+    def closing_connections() -> None:
+        told.append(_no_close_said_to_take(svc))  # a create answered as they close
+        close()
+
+    monkeypatch.setattr(svc._io, "close", closing_connections)
+    svc.close()
+    assert told == [True]
+    http.close()
+
+
 async def _one_model_made_then_creates_held(
     **options: Any,
 ) -> tuple[FakeWeaver, _Late, httpx.AsyncClient, AsyncServiceClient]:
