@@ -21,6 +21,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -871,20 +872,40 @@ def by_part_end(lookup: Callable[[Any], str | None], until: float) -> Callable[[
     return looked_up
 
 
-@contextlib.contextmanager
-def _hypothesis_home_of_its_own() -> Iterator[None]:
+class _OwnHome:
     """Hypothesis keeps caches in ``.hypothesis/`` of the working directory, whatever the
     database (a Unicode table; the constants of the program's source files, with their
-    paths): the run keeps them in a folder of its own, removed after it."""
-    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+    paths): runs keep them in a folder of their own, removed after them. That home is the
+    process's: runs that overlap (in threads) share one, and the last gives back the home
+    the first found, not one another run had set or removed."""
 
-    previous = storage_directory(intent_to_write=False).home_directory
-    with tempfile.TemporaryDirectory(prefix="weaver-contract-") as home:
-        set_hypothesis_home_dir(home)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._found: Path | None = None
+        self._own = ""
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+
+        with self._lock:
+            if not self._runs:
+                self._found = storage_directory(intent_to_write=False).home_directory
+                self._own = tempfile.mkdtemp(prefix="weaver-contract-")
+                set_hypothesis_home_dir(self._own)
+            self._runs += 1
         try:
             yield
         finally:
-            set_hypothesis_home_dir(previous)
+            with self._lock:
+                self._runs -= 1
+                if not self._runs:
+                    set_hypothesis_home_dir(self._found)
+                    shutil.rmtree(self._own, ignore_errors=True)
+
+
+_hypothesis_home_of_its_own = _OwnHome().held
 
 
 @_hypothesis_home_of_its_own()
