@@ -588,6 +588,22 @@ def test_run_emulator_on_a_port_in_use_says_so(taken_port: int) -> None:
     assert "SystemExit" not in str(raised.value)
 
 
+def test_run_emulator_on_an_address_not_the_hosts_says_why() -> None:
+    # It raised "failed to start on 192.0.2.1:0: SystemExit(3)"; only uvicorn's log said
+    # why. 192.0.2.1 is a documentation address (RFC 5737), no host's own.
+    with (
+        pytest.raises(
+            RuntimeError,
+            match=r"^the emulator cannot listen on 192\.0\.2\.1:0: \w",
+        ) as raised,
+        run_emulator(host="192.0.2.1", port=0),
+    ):
+        pass
+    assert "SystemExit" not in str(raised.value)
+    assert isinstance(raised.value.__cause__, OSError)
+    assert raised.value.__cause__.errno == errno.EADDRNOTAVAIL
+
+
 @pytest.fixture
 def port_80_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bind of port 80 refused for want of privileges, as for a user not root."""

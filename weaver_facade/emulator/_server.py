@@ -227,10 +227,11 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     # Other refusals are uvicorn's to judge: it binds fewer addresses (not a ``::1`` that
     # ``localhost`` names on a host without IPv6).
     refused = listen_refusal(host, port)
+    cannot_listen = f"the emulator cannot listen on {host}:{port}"
     if refused is not None and refused.errno in (errno.EADDRINUSE, errno.EACCES):
         in_use = refused.errno == errno.EADDRINUSE
         why = f"port {port} is in use" if in_use else permission_denied(port)
-        raise RuntimeError(f"the emulator cannot listen on {host}:{port}: {why}") from refused
+        raise RuntimeError(f"{cannot_listen}: {why}") from refused
     settled = threading.Event()
     failure: list[BaseException] = []
 
@@ -254,6 +255,9 @@ def _serve_in_thread(app: Starlette, host: str, port: int) -> Iterator[int]:
     if not server.started:
         server.should_exit = True
         thread.join(timeout=5)
+        if refused is not None and failure and isinstance(failure[0], SystemExit):
+            # uvicorn's exit status says nothing; the refusal it met too says why.
+            raise RuntimeError(f"{cannot_listen}: {refused.strerror or refused}") from refused
         reason = f": {failure[0]!r}" if failure else ""
         raise RuntimeError(f"the emulator failed to start on {host}:{port}{reason}")
     try:
