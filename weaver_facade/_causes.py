@@ -185,17 +185,24 @@ def proxy_taken(
 
 
 def bad_host(url: httpx.URL) -> str | None:
-    """Why a name lookup cannot take ``url``'s host, in words (it raised a UnicodeError
-    traceback at the first request); ``None`` if it can."""
+    """Why a name lookup or httpx cannot take ``url``'s host, in words naming the host
+    alone (a lookup raised a UnicodeError traceback, httpx idna's error); ``None`` if both
+    can."""
     host = url.raw_host.decode("ascii")
+    invalid = f"host {host!r} is not a valid host name"
     try:
         host.encode("idna")  # as the name lookup encodes it
-        _ = url.host  # httpx decodes an xn-- label only when asked
     except UnicodeError:
-        return (
-            f"host {host!r} is not a valid host name: each part between dots must have "
-            f"1 to 63 characters, and one starting with xn-- must be valid punycode"
-        )
+        return f"{invalid}: each part between dots must have 1 to 63 characters"
+    try:
+        _ = url.host  # httpx decodes an xn-- label, by IDNA 2008, only when asked
+    except UnicodeError as exc:  # idna's own words, naming the label's fault
+        try:
+            host.encode("idna").decode("idna")  # the name lookup's IDNA 2003
+        except UnicodeError:
+            return f"{invalid}: a part starting with xn-- must be punycode of a valid name ({exc})"
+        # An emoji's xn--ls8h.la, say: it resolves, and storage's direct fetch takes it.
+        return f"host {host!r} is not a host name httpx accepts (IDNA 2008): {exc}"
     return None
 
 

@@ -111,6 +111,8 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
         # No name lookup can encode these hosts: a UnicodeError traceback at the first request.
         ("HTTP_PROXY", "http://proxy..test:3128", "the proxy's host 'proxy..test' is not a valid"),
         ("HTTP_PROXY", "http://u:TOKEN-9q@xn--zz.test:1", "the proxy's host 'xn--zz.test' is not"),
+        # Punycode only IDNA 2003 reads (an emoji's, which resolves): it was said not to be.
+        ("HTTP_PROXY", "http://xn--ls8h.la:1", "host 'xn--ls8h.la' is not a host name httpx"),
         # A "/" ends the host part: httpx read the password's start as a port, and quoted it.
         ("HTTP_PROXY", "http://u:TOKEN/9q@127.0.0.1:1", "percent-encode"),
         ("HTTP_PROXY", "u:TOKEN#9q@127.0.0.1:1", "percent-encode"),
@@ -122,6 +124,7 @@ def test_no_proxy_is_honoured(proxy: ScriptedServer, monkeypatch: pytest.MonkeyP
         "proxy-password",
         "proxy-empty-label",
         "proxy-bad-punycode",
+        "proxy-idna-2003-only",
         "proxy-password-slash",
         "proxy-password-hash",
     ],

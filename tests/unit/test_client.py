@@ -206,6 +206,30 @@ def test_bad_base_urls(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) 
         ServiceClient(url)
 
 
+# Each reason a host is refused, in words of its own: an xn-- label that is no punycode,
+# one that is punycode of a character no host name holds, one that only IDNA 2003 (the
+# name lookup's) reads, which httpx's IDNA 2008 refuses, and an empty part.
+BAD_HOSTS = [
+    ("xn--zz.test", "not a valid host name: a part starting with xn-- must be punycode"),
+    ("xn--a.example", "not a valid host name: a part starting with xn-- must be punycode"),
+    ("xn--ls8h.la", "not a host name httpx accepts (IDNA 2008): Codepoint U+1F4A9"),
+    ("weaver..test", "not a valid host name: each part between dots must have 1 to 63"),
+]
+BAD_HOST_IDS = ["bad-punycode", "invalid-character", "idna-2003-only", "empty-label"]
+
+
+@pytest.mark.parametrize(("host", "words"), BAD_HOSTS, ids=BAD_HOST_IDS)
+def test_a_base_url_s_bad_host_is_refused_in_exact_words(host: str, words: str) -> None:
+    # xn--ls8h.la was said not to be valid punycode, which it is.
+    with pytest.raises(InvalidArgumentError) as info:
+        ServiceClient(f"http://u:TOKEN-9q@{host}:8080", KEY)
+    said = str(info.value)
+    assert said.startswith(f"base_url's host {host!r} is {words}"), said
+    assert "TOKEN-9q" not in said
+    if "IDNA 2008" not in words:
+        assert "httpx" not in said
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
