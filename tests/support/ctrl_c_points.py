@@ -1,24 +1,34 @@
 """A Ctrl-C at each point of a call where Python looks for one, in turn.
 
 Python raises a signal's ``KeyboardInterrupt`` where it looks for a signal: as a function
-starts (or resumes after a ``yield``) and as a C call returns, whose result is then lost.
-A profile function sees both ("call", "c_return"), and raises one there as a Ctrl-C
-would. The interrupted call's last ``KeyboardInterrupt`` is kept, with its traceback,
-while the test looks at what it left, as a REPL or a notebook keeps it
-(``sys.last_value``): what it holds alive (a suspended generator) is not collected there.
+starts and as a C call returns, whose result is then lost. A profile function sees both
+("call", "c_return"), and raises one there as a Ctrl-C would. The interrupted call's last
+``KeyboardInterrupt`` is kept, with its traceback, while the test looks at what it left,
+as a REPL or a notebook keeps it (``sys.last_value``): what it holds alive (a suspended
+generator) is not collected there.
 """
 
 from __future__ import annotations
 
 import asyncio.locks
+import dis
+import functools
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Coroutine
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 _ASYNCIO_LOCKS = asyncio.locks.__file__
 _LOGGING = logging.__file__
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+@functools.cache
+def _start(code: CodeType) -> int:
+    """Where a generator's or a coroutine's frame starts (its first ``RESUME``)."""
+    return next(i.offset for i in dis.get_instructions(code) if i.opname == "RESUME")
 
 
 class _CtrlC:
@@ -51,6 +61,15 @@ class _CtrlC:
 
     def __call__(self, frame: FrameType, event: str, arg: object) -> None:
         if event not in ("call", "c_return"):  # Python looks for no signal at the others
+            return
+        if (
+            event == "call"
+            and frame.f_code.co_flags & _RESUMABLE
+            and frame.f_lasti != _start(frame.f_code)
+        ):
+            # Resumed: Python looks for a signal there only after a yield that next() or
+            # send() resumes, within the frame, whose handlers (a finally) then run; one
+            # raised here would skip them, as no Ctrl-C does.
             return
         if frame.f_code.co_filename == _ASYNCIO_LOCKS:
             return  # asyncio's own: under ``asyncio.run``, a first Ctrl-C is a cancel
