@@ -15,9 +15,28 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import FrameType
+from typing import TypeVar
 
 from ._sigterm import default_ctrl_c, raise_interrupt, taken_as_interrupt
+
+_T = TypeVar("_T")
+
+
+@contextmanager
+def context_set(var: ContextVar[_T], value: _T) -> Iterator[None]:
+    """``var`` set to ``value`` for the block, then to what it was. Set within the
+    ``try``, not reset by token: a Ctrl-C as ``set()`` returns loses the token, which left
+    the value on the thread for good (a socket cap, failing every later call of a REPL).
+    One as the block is entered or left leaves it until its traceback is dropped."""
+    before = var.get()
+    try:
+        var.set(value)
+        yield
+    finally:
+        var.set(before)
+
 
 # Whether this thread waits with no request on its way (``between_requests``).
 _idle = threading.local()

@@ -40,7 +40,7 @@ from ._errors import (
     add_goes_on_note,
     running_loop,
 )
-from ._interrupt import between_requests
+from ._interrupt import between_requests, context_set
 from ._lazy import asyncio, in_own_thread, wire
 from ._logs import give_cli_words
 from ._operations import (
@@ -177,20 +177,17 @@ class Wakeup:
     def closer(self) -> Iterator[None]:
         """The close: wake the sleepers and stop the downloads; the block's own sleeps
         (in its thread or task) are not cut short."""
-        token = _CLOSER.set(self)
-        with self._woken:
-            self.closing = True
-            self._woken.notify_all()
-            stops, sleepers = list(self._stops), list(self._sleepers)
-        try:
+        with context_set(_CLOSER, self):
+            with self._woken:
+                self.closing = True
+                self._woken.notify_all()
+                stops, sleepers = list(self._stops), list(self._sleepers)
             for stop in stops:
                 stop()
             for woken in sleepers:
                 with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
                     woken.get_loop().call_soon_threadsafe(_settle, woken)
             yield
-        finally:
-            _CLOSER.reset(token)
 
 
 _CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(

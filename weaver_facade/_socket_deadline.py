@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 
 import httpx
 
+from ._interrupt import context_set
+
 if typing.TYPE_CHECKING:
     import httpcore
 
@@ -42,13 +44,8 @@ def ends(at: float | None) -> Iterator[None]:
     """Cap the socket work of this thread's requests by ``at`` (``None``: no cap), or
     by the cap already set, when earlier: a transport beneath another keeps its end."""
     outer = _ENDS.get()
-    if outer is not None and (at is None or outer < at):
-        at = outer
-    token = _ENDS.set(at)
-    try:
+    with context_set(_ENDS, at if outer is None or (at is not None and at < outer) else outer):
         yield
-    finally:
-        _ENDS.reset(token)
 
 
 def current_end() -> float | None:

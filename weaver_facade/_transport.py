@@ -39,7 +39,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Generic, Self, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 import attrs
 import httpx
@@ -60,7 +60,7 @@ from ._errors import (
     ClientClosedError,
     InvalidArgumentError,
 )
-from ._interrupt import between_requests, connecting
+from ._interrupt import between_requests, connecting, context_set
 from ._lazy import asyncio, asyncio_sleep
 from ._logs import logger
 from ._redact import (
@@ -264,13 +264,6 @@ class _Attempts:
         self._reached = False
         found = request.extensions.get(rules.REACH)
         self._reach = found if isinstance(found, rules.Reach) else rules.Reach()  # unread
-
-    def __enter__(self) -> Self:
-        self._key = _SENDING.set(self._request)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        _SENDING.reset(self._key)
 
     def before_send(self) -> float | None:
         """Cap this attempt's timeouts by the time left; log the request at DEBUG. The
@@ -537,7 +530,8 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
-        with _Attempts(self.policy, request, self._clock) as attempts:
+        attempts = _Attempts(self.policy, request, self._clock)
+        with context_set(_SENDING, request):
             while True:
                 left = attempts.before_send()
                 outcome: httpx.Response | Exception
@@ -582,7 +576,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """See ``RetryTransport.handle_request``."""
-        with _Attempts(self.policy, request, self._clock, asynchronous=True) as attempts:
+        attempts = _Attempts(self.policy, request, self._clock, asynchronous=True)
+        with context_set(_SENDING, request):
             while True:
                 bounded = asyncio.timeout(attempts.before_send())  # whatever the transport
                 outcome: httpx.Response | Exception

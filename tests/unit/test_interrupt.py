@@ -4,19 +4,26 @@ model's create over real HTTP is in tests/integration/test_interrupt.py); ``inte
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.ctrl_c_points import every_point, interrupted_at
+from tests.support.fakeserver import BASE, KEY, FakeWeaver, service
+from weaver_facade import ServiceClient
 from weaver_facade._interrupt import between_requests, interrupt_held
+from weaver_facade._io import _CLOSER
 from weaver_facade._sigterm import interrupted, terminate_as_interrupt
+from weaver_facade._socket_deadline import current_end
+from weaver_facade._transport import _SENDING
 
 
 @pytest.fixture(autouse=True)
@@ -202,3 +209,34 @@ def test_a_ctrl_c_anywhere_between_requests_leaves_a_later_create_holding_one() 
             pass
 
     assert every_point(lambda at, kept: interrupted_at(at, wait, kept), _first_ctrl_c_held) > 2
+
+
+def _nothing_left_on_the_thread() -> bool:
+    def clean() -> bool:
+        return current_end() is None and _SENDING.get() is None and _CLOSER.get() is None
+
+    # What a cut-short block holds may be in a cycle with its traceback: collected first.
+    return clean() or (gc.collect() >= 0 and clean())
+
+
+def test_a_ctrl_c_anywhere_in_a_call_or_close_leaves_nothing_on_the_thread() -> None:
+    # A Ctrl-C as a C call that set a context variable returned lost the token its reset
+    # needed: the attempt's socket cap stayed on the thread, and every later call in it (a
+    # REPL's, a test's after) failed at once, "the attempt's time is up". A Ctrl-C kept
+    # (sys.last_value) keeps a block it cut short, and what it set: the check is made once
+    # it is dropped, as by a REPL's next error, and collected.
+    with service(FakeWeaver()) as svc:
+        svc.create_training_client("weaver-tiny", keep=True)
+        points = every_point(
+            lambda at, _kept: interrupted_at(at, lambda: svc.get_model("m-1"), []),
+            _nothing_left_on_the_thread,
+        )
+        assert points > 10
+
+    def to_close() -> Callable[[], None]:
+        http = httpx.Client(transport=httpx.MockTransport(FakeWeaver()))
+        made = ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=0)
+        made.create_training_client("weaver-tiny")  # for the close to terminate
+        return made.close
+
+    every_point(lambda at, _kept: interrupted_at(at, to_close(), []), _nothing_left_on_the_thread)

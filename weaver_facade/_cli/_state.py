@@ -55,6 +55,7 @@ from .. import (
 )
 from .._causes import never_reached
 from .._help import EMPTY_API_KEY, EMPTY_BASE_URL, Seconds
+from .._interrupt import context_set
 from .._redact import ANYWHERE, Secret, replace_key, shown_url
 from .._sigterm import ctrl_c_exits, interrupted
 from .._watched import name_watched, seconds
@@ -199,11 +200,8 @@ def hiding_given_secrets(
     argument, which a usage error names (``No such command 'KEY'``). ``flags`` (for
     ``_secrets_in``) is asked as an error is shown: of the commands loaded by then, which
     read the words."""
-    token = _GIVEN_SECRETS.set((tuple(words), flags))
-    try:
+    with context_set(_GIVEN_SECRETS, (tuple(words), flags)):
         yield
-    finally:
-        _GIVEN_SECRETS.reset(token)
 
 
 def _hidden(text: str) -> str:

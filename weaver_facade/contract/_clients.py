@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import requests
 
+from .._interrupt import context_set
 from .._redact import Secret, basic, credentials, replace_key
 
 __all__ = ["kit_client", "schemathesis_target"]
@@ -35,11 +36,8 @@ class _UserInfo(httpx.Auth):
                 request.headers["Authorization"] = authorization
             request.url = request.url.copy_with(username=None, password=None)
         # Sent on this thread, in this context, between the yield and the reply's return.
-        token = _SENDING.set(_secrets_of(request))
-        try:
+        with context_set(_SENDING, _secrets_of(request)):
             yield request
-        finally:
-            _SENDING.reset(token)
 
 
 # The secrets of the request that a kit client is sending (``_UserInfo``).
