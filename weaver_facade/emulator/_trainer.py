@@ -36,6 +36,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 IGNORE_INDEX = -100
+_EXP_BLOCK = 1 << 22  # the most elements of exp(logits) at a time
 
 
 class NonFiniteError(ArithmeticError):
@@ -181,59 +182,89 @@ class Trainer:
         embedding = self._embedding()
         w, a, b = self._unembedding()
         # A forward pass computes no gradients (and allocates none: weaver-large's are big).
-        grads = {k: np.zeros_like(p) for k, p in self.params.items()} if accumulate else {}
+        grads = (
+            _PassGradients(data, embedding.shape[1] if self.mode == "full_ft" else None)
+            if accumulate
+            else None
+        )
         logprobs_out: list[F32] = []
         loss_sum = 0.0
         weight_sum = 0.0
         counted = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for datum in data:
-                h = embedding[datum.tokens]  # nxd
-                logits = h @ w
-                ha = None
-                if a is not None and b is not None:
-                    ha = h @ a  # nxr
-                    logits = logits + ha @ b
-                shifted = logits - logits.max(axis=1, keepdims=True)
-                log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-                logp = shifted - log_norm  # nxV, float32
-                keep = datum.targets != IGNORE_INDEX
-                rows = np.nonzero(keep)[0]
-                target_logp = np.zeros(len(datum.tokens), dtype=np.float32)
-                target_logp[rows] = logp[rows, datum.targets[rows]]
+                target_logp, wts = self._datum_pass(datum, embedding, w, a, b, grads)
                 logprobs_out.append(target_logp)
-                wts = np.where(keep, datum.weights, 0.0)
                 loss_sum += float(-(wts * target_logp.astype(np.float64)).sum())
                 weight_sum += float(wts.sum())
-                counted += int(keep.sum())
-                if not accumulate:
-                    continue
-                # d loss / d logits = w * (softmax - onehot), rows with weight 0 vanish.
-                g = np.exp(logp)
-                g[rows, datum.targets[rows]] -= np.float32(1.0)
-                g *= wts.astype(np.float32)[:, None]
-                if self.mode == "lora":
-                    assert a is not None
-                    assert b is not None
-                    assert ha is not None
-                    grads["lora.B"] += ha.T @ g
-                    grads["lora.A"] += h.T @ (g @ b.T)
-                else:
-                    grads["unembedding"] += h.T @ g
-                    dh = g @ w.T
-                    np.add.at(grads["embedding"], datum.tokens, dh)
-        if not np.isfinite(loss_sum) or not all(np.isfinite(g).all() for g in grads.values()):
+                counted += int((datum.targets != IGNORE_INDEX).sum())
+        if not np.isfinite(loss_sum) or (grads is not None and not grads.finite()):
             raise NonFiniteError("the loss or its gradients are not finite")
-        if accumulate:
+        if grads is not None:
             self._accumulate(grads)
         return ForwardBackwardOutput(logprobs_out, loss_sum, weight_sum, counted)
 
-    def _accumulate(self, grads: dict[str, F32]) -> None:
-        if self.grads is None:
-            self.grads = grads
+    def _datum_pass(
+        self,
+        datum: Datum,
+        embedding: F32,
+        w: F32,
+        a: F32 | None,
+        b: F32 | None,
+        grads: _PassGradients | None,
+    ) -> tuple[F32, F64]:
+        """One datum's target logprobs and weights; its gradients go into ``grads``.
+
+        Each nxV result is written over the last one, which is no longer needed."""
+        h = embedding[datum.tokens]  # nxd
+        logits = h @ w
+        ha = None
+        if a is not None and b is not None:
+            ha = h @ a  # nxr
+            logits += ha @ b
+        logits -= logits.max(axis=1, keepdims=True)  # shifted
+        # sum(exp) a block of rows at a time, not as an nxV array: numpy sums each row
+        # pairwise along it, the same bits whatever rows are beside it.
+        sums = np.empty((len(logits), 1), np.float32)
+        step = max(1, _EXP_BLOCK // logits.shape[1])
+        for i in range(0, len(logits), step):
+            sums[i : i + step] = np.exp(logits[i : i + step]).sum(axis=1, keepdims=True)
+        logp = logits  # nxV, float32
+        logp -= np.log(sums)
+        keep = datum.targets != IGNORE_INDEX
+        rows = np.nonzero(keep)[0]
+        target_logp = np.zeros(len(datum.tokens), dtype=np.float32)
+        target_logp[rows] = logp[rows, datum.targets[rows]]
+        wts = np.where(keep, datum.weights, 0.0)
+        if grads is None:
+            return target_logp, wts
+        # d loss / d logits = w * (softmax - onehot), rows with weight 0 vanish.
+        g = np.exp(logp, out=logp)
+        g[rows, datum.targets[rows]] -= np.float32(1.0)
+        g *= wts.astype(np.float32)[:, None]
+        if self.mode == "lora":
+            assert a is not None
+            assert b is not None
+            assert ha is not None
+            grads.add("lora.B", ha.T @ g)
+            grads.add("lora.A", h.T @ (g @ b.T))
         else:
-            for k, g in grads.items():
+            grads.add("unembedding", h.T @ g)
+            grads.add_rows(datum.tokens, g @ w.T)
+        return target_logp, wts
+
+    def _accumulate(self, grads: _PassGradients) -> None:
+        if self.grads is None:
+            # np.zeros leaves the pages of embedding rows never trained to the system.
+            self.grads = {
+                k: grads.dense[k] if k in grads.dense else np.zeros(p.shape, p.dtype)
+                for k, p in self.params.items()
+            }
+        else:
+            for k, g in grads.dense.items():
                 self.grads[k] += g
+        if grads.sparse is not None:
+            self.grads["embedding"][grads.rows] += grads.sparse
 
     def optim_step(self, adam: AdamParams) -> dict[str, float]:
         """AdamW (decoupled weight decay) on the accumulated gradients, then clear them."""
@@ -289,6 +320,40 @@ class Trainer:
             "optim:clip_scale": scale,
             "optim:lr": adam.learning_rate,
         }
+
+
+class _PassGradients:
+    """One pass's gradients, summed as from zeros, which the trainer adds to those it
+    accumulated once they are known finite.
+
+    A dense one starts as its first datum's term plus 0 (0 + term makes a -0 a +0),
+    saving an array of zeros and an addition's result. full_ft's embedding keeps only the
+    rows of the pass's tokens, each summed in the order of its tokens: the other rows
+    would add 0, which changes no accumulated gradient (a sum from +0 is never -0).
+    """
+
+    def __init__(self, data: list[Datum], embedding_width: int | None) -> None:
+        self.dense: dict[str, F32] = {}
+        self.rows: I64 = np.zeros(0, np.int64)  # sorted, of the pass's tokens
+        self.sparse: F32 | None = None  # the embedding's gradient in those rows
+        if embedding_width is not None:
+            self.rows = np.unique(np.concatenate([self.rows, *(d.tokens for d in data)]))
+            self.sparse = np.zeros((len(self.rows), embedding_width), np.float32)
+
+    def add(self, name: str, term: F32) -> None:
+        if name in self.dense:
+            self.dense[name] += term
+        else:
+            term += np.float32(0.0)
+            self.dense[name] = term
+
+    def add_rows(self, tokens: I64, term: F32) -> None:
+        assert self.sparse is not None
+        np.add.at(self.sparse, np.searchsorted(self.rows, tokens), term)
+
+    def finite(self) -> bool:
+        arrays = (*self.dense.values(), *(() if self.sparse is None else (self.sparse,)))
+        return all(np.isfinite(g).all() for g in arrays)
 
 
 def _take(tensors: dict[str, npt.NDArray[np.generic]], name: str, shape: tuple[int, ...]) -> F32:
