@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hypothesis.configuration import storage_directory
 
-from weaver_facade.contract._conformance import _hypothesis_home_of_its_own
+from weaver_facade.contract._conformance import _hypothesis_of_its_own
 
 
 def _home() -> Path:
@@ -22,7 +22,7 @@ def _home() -> Path:
 
 def test_overlapping_runs_leave_the_home_they_found() -> None:
     found = _home()
-    first, second = _hypothesis_home_of_its_own(), _hypothesis_home_of_its_own()
+    first, second = _hypothesis_of_its_own(), _hypothesis_of_its_own()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)  # the first run ends while the second goes on
@@ -37,7 +37,7 @@ def test_overlapping_runs_leave_the_home_they_found() -> None:
 def test_a_failed_run_leaves_the_home_it_found() -> None:
     found = _home()
 
-    @_hypothesis_home_of_its_own()
+    @_hypothesis_of_its_own()
     def run() -> Path:
         raise KeyboardInterrupt(_home())
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from weaver_client import limits
@@ -68,6 +68,9 @@ from ._spec import (
     beyond_in_words,
     taken_keys,
 )
+
+if TYPE_CHECKING:
+    from hypothesis.internal.constants_ast import Constants
 
 __all__ = [
     "DEFAULT_POSITIVE",
@@ -872,25 +875,32 @@ def by_part_end(lookup: Callable[[Any], str | None], until: float) -> Callable[[
     return looked_up
 
 
-class _OwnHome:
+class _OwnHypothesis:
     """Hypothesis keeps caches in ``.hypothesis/`` of the working directory, whatever the
     database (a Unicode table; the constants of the program's source files, with their
-    paths): runs keep them in a folder of their own, removed after them. That home is the
-    process's: runs that overlap (in threads) share one, and the last gives back the home
-    the first found, not one another run had set or removed."""
+    paths): runs keep them in a folder of their own, removed after them. And it draws now
+    and then from the short constants of every local module the process has loaded: runs
+    draw from none, so that their cases depend on the seed, not on what the caller
+    imported, and send none of its literals to the server. Both are the process's: runs
+    that overlap (in threads) share them, and the last gives back what the first found,
+    not what another run had set or removed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs = 0
         self._found: Path | None = None
         self._own = ""
+        self._constants: Callable[[], Constants] | None = None
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+        from hypothesis.internal.constants_ast import Constants
 
         with self._lock:
             if not self._runs:
+                none = Constants()
+                self._constants = _local_constants(lambda: none)  # first: it may refuse
                 self._found = storage_directory(intent_to_write=False).home_directory
                 self._own = tempfile.mkdtemp(prefix="weaver-contract-")
                 set_hypothesis_home_dir(self._own)
@@ -903,12 +913,35 @@ class _OwnHome:
                 if not self._runs:
                     set_hypothesis_home_dir(self._found)
                     shutil.rmtree(self._own, ignore_errors=True)
+                    assert self._constants is not None
+                    _local_constants(self._constants)
 
 
-_hypothesis_home_of_its_own = _OwnHome().held
+def _local_constants(lookup: Callable[[], Constants]) -> Callable[[], Constants]:
+    """Put ``lookup`` in the place of Hypothesis' lookup of the local constants, drop what
+    it cached of them, and return the lookup it replaced. Hypothesis has no setting for
+    it: these are private names of the pinned version, and a Hypothesis without them stops
+    the run, with nothing changed, rather than let it draw the caller's constants."""
+    import hypothesis
+    from hypothesis.internal.conjecture import providers
+
+    try:
+        found, cached = providers._get_local_constants, providers.CONSTANTS_CACHE.cache
+    except AttributeError as e:
+        raise RuntimeError(
+            f"the contract kit cannot keep Hypothesis {hypothesis.__version__} from drawing "
+            f"the constants of its caller's source ({e}): use the Hypothesis version of "
+            "weaver-facade's constraints.txt"
+        ) from e
+    providers._get_local_constants = lookup
+    cached.clear()
+    return found
 
 
-@_hypothesis_home_of_its_own()
+_hypothesis_of_its_own = _OwnHypothesis().held
+
+
+@_hypothesis_of_its_own()
 def run_conformance(
     *,
     spec: Spec,
