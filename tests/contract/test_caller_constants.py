@@ -89,3 +89,14 @@ def test_a_hypothesis_without_the_lookup_stops_the_run_with_nothing_changed(
     monkeypatch.undo()
     with _hypothesis_of_its_own():  # a run after it is one, not one that overlaps
         assert not _drawn() & caller_literals
+
+
+def test_a_hypothesis_that_draws_no_source_constants_runs_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One older than its drawing of them has no constants_ast: nothing to keep it from.
+    found = providers._get_local_constants
+    monkeypatch.setitem(sys.modules, "hypothesis.internal.constants_ast", None)
+    with _hypothesis_of_its_own():
+        assert providers._get_local_constants is found
+    assert providers._get_local_constants is found

@@ -895,12 +895,10 @@ class _OwnHypothesis:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
-        from hypothesis.internal.constants_ast import Constants
 
         with self._lock:
             if not self._runs:
-                none = Constants()
-                self._constants = _local_constants(lambda: none)  # first: it may refuse
+                self._constants = _local_constants(None)  # first: it may refuse
                 self._found = storage_directory(intent_to_write=False).home_directory
                 self._own = tempfile.mkdtemp(prefix="weaver-contract-")
                 set_hypothesis_home_dir(self._own)
@@ -913,16 +911,23 @@ class _OwnHypothesis:
                 if not self._runs:
                     set_hypothesis_home_dir(self._found)
                     shutil.rmtree(self._own, ignore_errors=True)
-                    assert self._constants is not None
-                    _local_constants(self._constants)
+                    if self._constants is not None:
+                        _local_constants(self._constants)
 
 
-def _local_constants(lookup: Callable[[], Constants]) -> Callable[[], Constants]:
-    """Put ``lookup`` in the place of Hypothesis' lookup of the local constants, drop what
-    it cached of them, and return the lookup it replaced. Hypothesis has no setting for
-    it: these are private names of the pinned version, and a Hypothesis without them stops
-    the run, with nothing changed, rather than let it draw the caller's constants."""
+def _local_constants(lookup: Callable[[], Constants] | None) -> Callable[[], Constants] | None:
+    """Put ``lookup`` (``None``: one finding none) in the place of Hypothesis' lookup of
+    the local constants, drop what it cached of them, and return the lookup it replaced;
+    ``None`` for a Hypothesis older than its drawing of them (no ``constants_ast``):
+    nothing to replace. Hypothesis has no setting for it: these are private names of the
+    pinned version, and a Hypothesis that draws them through others stops the run, with
+    nothing changed, rather than let it draw the caller's constants."""
     import hypothesis
+
+    try:
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:
+        return None
     from hypothesis.internal.conjecture import providers
 
     try:
@@ -933,7 +938,8 @@ def _local_constants(lookup: Callable[[], Constants]) -> Callable[[], Constants]
             f"the constants of its caller's source ({e}): use the Hypothesis version of "
             "weaver-facade's constraints.txt"
         ) from e
-    providers._get_local_constants = lookup
+    none = Constants()
+    providers._get_local_constants = (lambda: none) if lookup is None else lookup
     cached.clear()
     return found
 
