@@ -16,12 +16,14 @@ import functools
 import inspect
 import logging
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from types import CodeType, FrameType
 from typing import Any
 
 _ASYNCIO_LOCKS = asyncio.locks.__file__
 _LOGGING = logging.__file__
+_THREADING = threading.__file__
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
@@ -73,9 +75,10 @@ class _CtrlC:
             return
         if frame.f_code.co_filename == _ASYNCIO_LOCKS:
             return  # asyncio's own: under ``asyncio.run``, a first Ctrl-C is a cancel
-        if frame.f_code.co_filename == _LOGGING:
-            # logging's: one as it takes a handler's lock leaves it held, and every other
-            # thread's log (a later test's) waits for good: Python's hazard, not the call's.
+        if frame.f_code.co_filename in (_LOGGING, _THREADING):
+            # Theirs: one as a pure-Python lock (a logging handler's, a ``Condition``'s, an
+            # ``Event``'s) takes its C lock leaves that held, and every other thread's use
+            # (a later test's) waits for good: Python's hazard, not the call's.
             return
         if frame.f_globals is globals():  # its own: start's setprofile, under cProfile
             return
