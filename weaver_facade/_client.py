@@ -962,6 +962,9 @@ class ServiceClient(_ServiceBase):
         """
         if self._root is not self:
             return
+        # Calls refused before the heartbeat stops: a close cut short between the two left
+        # a client that sent with its session no longer beaten, which the server ended.
+        self._io.wakeup.begin_closing()
         self._stop.set()  # the thread (a daemon) sends no more; one in flight is not awaited
         self._heartbeat = None
         with self._close_lock:  # a second close waits for the first, and terminates nothing
@@ -1452,6 +1455,7 @@ class AsyncServiceClient(_ServiceBase):
         async with self._close_lock:  # see ServiceClient.close
             creates: set[asyncio.Future[ModelInfo]] = set()
             try:
+                self._io.wakeup.begin_closing()  # see ServiceClient.close
                 if self._heartbeat is not None:
                     self._heartbeat.cancel()
                     # Wait for it to end without taking its CancelledError for ours: a cancel

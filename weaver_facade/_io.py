@@ -173,22 +173,31 @@ class Wakeup:
             with self._woken:
                 self._stops.discard(stop)
 
+    def begin_closing(self) -> None:
+        """The close begins: from now on only its own calls are sent; wake the sleepers
+        and stop the downloads."""
+        with self._woken:
+            self.closing = True
+            self._woken.notify_all()
+            stops, sleepers = list(self._stops), list(self._sleepers)
+        for stop in stops:
+            stop()
+        for woken in sleepers:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                woken.get_loop().call_soon_threadsafe(_settle, woken)
+
     @contextlib.contextmanager
     def closer(self) -> Iterator[None]:
-        """The close: wake the sleepers and stop the downloads; the block's own sleeps
-        (in its thread or task) are not cut short."""
+        """The close (``begin_closing``): the block's own sleeps (in its thread or task)
+        are not cut short."""
         with context_set(_CLOSER, self):
-            with self._woken:
-                self.closing = True
-                self._woken.notify_all()
-                stops, sleepers = list(self._stops), list(self._sleepers)
-            for stop in stops:
-                stop()
-            for woken in sleepers:
-                with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
-                    woken.get_loop().call_soon_threadsafe(_settle, woken)
+            self.begin_closing()
             yield
 
+
+# A call refused before the close ended: a close cut short (its heartbeat stopped) leaves
+# the client so until a close runs to its end.
+_CLOSING = " (its close runs, or a Ctrl-C or a cancel cut it short: close it again)"
 
 _CLOSER: contextvars.ContextVar[Wakeup | None] = contextvars.ContextVar(
     "weaver_closer", default=None
@@ -334,7 +343,9 @@ class _Base(Generic[SleepT, SnapshotT]):
                 "(training_client(model_id) reaches a model from there)"
             )
         if self.refusing():
-            raise ClientClosedError("the Weaver client is closed")
+            raise ClientClosedError(
+                "the Weaver client is closed" + ("" if self.closed else _CLOSING)
+            )
 
     @contextlib.contextmanager
     def _sending(self, call: Call[Any], options: CallOptions | None) -> Iterator[dict[str, Any]]:

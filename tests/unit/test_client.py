@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ctrl_c_points import every_point, interrupted_at
 from tests.support.fakeserver import (
     BASE,
     KEY,
@@ -715,6 +716,45 @@ def test_heartbeat_thread_beats_while_open_and_stops_on_close() -> None:
         assert "Idempotency-Key" in request.headers
 
 
+def _refuses_or_beats(svc: ServiceClient | AsyncServiceClient, call: Callable[[], object]) -> bool:
+    """Whether ``svc``, whose close may have been cut short, refuses ``call`` (saying to
+    close again, unless its close ran to the end), or else beats its session still."""
+    try:
+        call()
+    except ClientClosedError as refused:
+        return svc._io.closed or str(refused).endswith("cut it short: close it again)")
+    if isinstance(svc, ServiceClient):
+        beat = svc._heartbeat
+        return beat is not None and beat.is_alive() and not svc._stop.is_set()
+    return svc._heartbeat is not None and not svc._heartbeat.done()
+
+
+def test_a_close_a_ctrl_c_cut_short_refuses_calls_or_beats_on() -> None:
+    # A Ctrl-C in close() after it stopped the heartbeat, before it began refusing calls,
+    # left a client whose calls and creates worked with its session never beaten again,
+    # which the server then ended, unsaid. The README: once close() has begun, it sends
+    # only its own terminates.
+    made: list[ServiceClient] = []
+
+    def close() -> Callable[[], None]:
+        if made:
+            made[0].close()  # ends what the Ctrl-C left: closing again finishes the job
+            assert made[0]._io.closed
+        fake = FakeWeaver()
+        http = httpx.Client(transport=httpx.MockTransport(fake))
+        made[:] = [ServiceClient(BASE, KEY, http_client=http, heartbeat_interval=3600)]
+        made[0].create_training_client("weaver-tiny", keep=True)  # opens the session
+        return made[0].close
+
+    try:
+        every_point(
+            lambda at, kept: interrupted_at(at, close(), kept),
+            lambda: _refuses_or_beats(made[0], lambda: made[0].get_model("m-1")),
+        )
+    finally:
+        made[0].close()
+
+
 def test_a_heartbeat_interval_beyond_the_longest_wait_waits_for_the_close(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -843,6 +883,26 @@ async def test_async_heartbeat_task_beats_and_is_cancelled_on_close() -> None:
     assert task.done()
     assert asked == [7.0] * 3
     assert len(fake.sent("POST", HEARTBEAT)) == 2
+
+
+async def test_an_aclose_cancelled_as_it_ends_the_heartbeat_refuses_calls() -> None:
+    # An aclose() cancelled while it waited for its heartbeat task to end left a client
+    # whose calls and creates worked with that task cancelled for good.
+    fake = FakeWeaver()
+    svc = async_service(fake, heartbeat_interval=3600.0)
+    await svc.create_training_client("weaver-tiny", keep=True)  # opens the session
+    closing = asyncio.create_task(svc.aclose())
+    await asyncio.sleep(0)  # it cancelled the task, and waits for it to end
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    sent = len(fake.requests)
+    with pytest.raises(ClientClosedError) as refused:
+        await svc.get_model("m-1")
+    assert len(fake.requests) == sent
+    assert _refuses_or_beats(svc, lambda: (_ for _ in ()).throw(refused.value))
+    await svc.aclose()  # closing again ends it
+    assert svc._io.closed
 
 
 def _readme_heartbeat_seconds() -> float:
