@@ -29,13 +29,20 @@ def context_set(var: ContextVar[_T], value: _T) -> Iterator[None]:
     """``var`` set to ``value`` for the block, then to what it was. Set within the
     ``try``, not reset by token: a Ctrl-C as ``set()`` returns loses the token, which left
     the value on the thread for good (a socket cap, failing every later call of a REPL).
-    One as the block is entered or left leaves it until its traceback is dropped."""
+    One as the block is entered or left leaves it until its traceback is dropped: the
+    generator, closed then (in whatever context collects it), restores only its own value,
+    not a value an outer block (or another thread) has set since, as an outer cap."""
     before = var.get()
+    closed = False
     try:
         var.set(value)
         yield
+    except GeneratorExit:
+        closed = True
+        raise
     finally:
-        var.set(before)
+        if not closed or var.get() is value:
+            var.set(before)
 
 
 # Whether this thread waits with no request on its way (``between_requests``).

@@ -8,6 +8,7 @@ import gc
 import signal
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -22,7 +23,7 @@ from weaver_facade import ServiceClient
 from weaver_facade._interrupt import between_requests, interrupt_held
 from weaver_facade._io import _CLOSER
 from weaver_facade._sigterm import interrupted, terminate_as_interrupt
-from weaver_facade._socket_deadline import current_end
+from weaver_facade._socket_deadline import _ENDS, current_end, ends
 from weaver_facade._transport import _SENDING
 
 
@@ -240,3 +241,21 @@ def test_a_ctrl_c_anywhere_in_a_call_or_close_leaves_nothing_on_the_thread() -> 
         return made.close
 
     every_point(lambda at, _kept: interrupted_at(at, to_close(), []), _nothing_left_on_the_thread)
+
+
+def test_a_ctrl_c_as_a_nested_cap_begins_or_ends_leaves_no_cap_once_collected() -> None:
+    # A Ctrl-C as the inner block was entered or left skipped its exit: its generator,
+    # closed once the traceback was collected (after the outer block had restored no cap),
+    # restored the outer's cap for good, which failed every later call of the thread.
+    def nested() -> None:
+        with ends(time.monotonic() + 1000), ends(time.monotonic() + 2000):
+            pass
+
+    def no_cap_once_collected() -> bool:
+        gc.collect()  # the cut-short block is in a cycle with its traceback
+        return current_end() is None
+
+    try:
+        every_point(lambda at, _kept: interrupted_at(at, nested, []), no_cap_once_collected)
+    finally:
+        _ENDS.set(None)  # for the tests after a failure
