@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import random
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,21 @@ def test_a_hypothesis_that_draws_no_source_constants_runs_as_it_is(
     with _hypothesis_of_its_own():
         assert providers._get_local_constants is found
     assert providers._get_local_constants is found
+
+
+def test_a_run_that_cannot_make_its_folder_leaves_the_lookup_it_found(
+    caller_literals: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lookup was replaced before the run's folder was made: a run that failed to make
+    # it left the process's Hypothesis drawing none of its program's constants for good.
+    found = providers._get_local_constants
+
+    def no_folder(*_: object, **__: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_folder)
+    with pytest.raises(OSError, match="No space left"), _hypothesis_of_its_own():
+        pytest.fail("the run went on")
+    monkeypatch.undo()
+    assert providers._get_local_constants is found
+    assert _drawn() & caller_literals

@@ -899,8 +899,13 @@ class _OwnHypothesis:
         with self._lock:
             if not self._runs:
                 self._constants = _local_constants(None)  # first: it may refuse
-                self._found = storage_directory(intent_to_write=False).home_directory
-                self._own = tempfile.mkdtemp(prefix="weaver-contract-")
+                try:
+                    self._found = storage_directory(intent_to_write=False).home_directory
+                    self._own = tempfile.mkdtemp(prefix="weaver-contract-")
+                except BaseException:  # no run: the lookup it replaced is given back
+                    if self._constants is not None:
+                        _local_constants(self._constants)
+                    raise
                 set_hypothesis_home_dir(self._own)
             self._runs += 1
         try:
