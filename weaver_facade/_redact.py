@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import functools
 import json
+import logging
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -309,6 +311,33 @@ def secrets_of(request: httpx.Request | None) -> tuple[str, ...]:
     for name, value in _secret_values(request):
         found += _authorization_secrets(value) if name in _AUTHORIZATIONS else [value]
     return tuple(dict.fromkeys(filter(None, found)))
+
+
+# The request this thread or task is sending, and what stands for its secrets
+# (``secrets_of``, read as each record comes: what httpcore sends for it is added as it
+# goes) in httpx's and httpcore's records of it, set for the block that sends it (with
+# ``_interrupt.context_set``). httpcore logs each reply's headers at DEBUG
+# ("receive_response_headers.complete"), where a server may echo the key or credentials
+# (an ``X-Request-ID`` built from the request's headers, a ``Location``), and a user's
+# httpx client each reply's reason phrase at INFO.
+SENDING: contextvars.ContextVar[tuple[httpx.Request, str] | None] = contextvars.ContextVar(
+    "weaver_facade_sending", default=None
+)
+HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
+
+
+def _scrub_record(record: logging.LogRecord) -> bool:
+    if (sent := SENDING.get()) is not None and (secrets := secrets_of(sent[0])):
+        message = shown = record.getMessage()
+        for secret in sorted(secrets, key=len, reverse=True):  # one inside another: it first
+            shown = replace_key(shown, secret, sent[1])
+        if shown != message:
+            record.msg, record.args = shown, ()
+    return True
+
+
+for _name in (*HTTPCORE_LOGGERS, "httpx"):
+    logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
 
 
 def json_without_secrets(response: httpx.Response, request: httpx.Request) -> Any:

@@ -45,10 +45,10 @@ from ._causes import (
     proxy_taken,
     tunnel_step,
 )
-from ._redact import shown_url
+from ._redact import HTTPCORE_LOGGERS, shown_url
 from ._retry import request_of
 from ._socket_deadline import Lookups, bound_client, ends
-from ._transport import HTTPCORE_LOGGERS, environment_settings, tls_context
+from ._transport import environment_settings, tls_context
 
 MAX_REDIRECTS = 20  # as httpx
 CONNECT_TIMEOUT = 10.0

@@ -28,7 +28,6 @@ Beside them, what they wrap: the transport the facade makes when given no client
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import logging
 import math
@@ -66,6 +65,7 @@ from ._logs import logger
 from ._redact import (
     REDACTED,
     SECRET_HEADER_NAMES,
+    SENDING,
     SENT_SECRETS,
     scrub,
     secret_headers,
@@ -192,40 +192,8 @@ class RetryPolicy:
         return None if delay >= deadline or delay > s.max_retry_wait - slept else delay
 
 
-# The request this thread or task is sending, whose key and credentials (``secrets_of``,
-# read as each record comes: what httpcore sends for it is added as it goes) are taken
-# out of the records of it. httpcore logs each reply's headers at DEBUG
-# ("receive_response_headers.complete"), where a server may echo the key (an
-# ``X-Request-ID`` built from the request's headers, a ``Location``), and a user's httpx
-# client each reply's reason phrase at INFO.
-_SENDING: contextvars.ContextVar[httpx.Request | None] = contextvars.ContextVar(
-    "weaver_facade_sending", default=None
-)
-HTTPCORE_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
-
-
-def _scrub_record(record: logging.LogRecord) -> bool:
-    """Take the key of the request being sent out of an httpcore record."""
-    key = secrets_of(_SENDING.get())
-    if key:
-        message = record.getMessage()
-        scrubbed = scrub(message, key)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, ()
-    return True
-
-
-for _name in (*HTTPCORE_LOGGERS, "httpx"):
-    logging.getLogger(_name).addFilter(_scrub_record)  # filters are a set: added once
-
-
 class _Attempts:
-    """One call's retry loop state, shared by both transports: deadline, counters, logging.
-
-    Entered for the whole call, so that httpcore's records of it are scrubbed of its key.
-    """
-
-    _key: contextvars.Token[httpx.Request | None]
+    """One call's retry loop state, shared by both transports: deadline, counters, logging."""
 
     def __init__(
         self,
@@ -365,7 +333,7 @@ class _Attempts:
             raise outcome
         # The reason phrase, which a server may build from the request's headers: errors
         # quote it, and the facade's own httpx client logs it once this call's request is
-        # no longer ``_SENDING``.
+        # no longer ``SENDING``.
         reason = outcome.extensions.get("reason_phrase")
         if isinstance(reason, bytes):
             secrets = secrets_of(self._request)
@@ -531,7 +499,7 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy says; the last reply, or its transport error."""
         attempts = _Attempts(self.policy, request, self._clock)
-        with context_set(_SENDING, request):
+        with context_set(SENDING, (request, REDACTED)):
             while True:
                 left = attempts.before_send()
                 outcome: httpx.Response | Exception
@@ -577,7 +545,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """See ``RetryTransport.handle_request``."""
         attempts = _Attempts(self.policy, request, self._clock, asynchronous=True)
-        with context_set(_SENDING, request):
+        with context_set(SENDING, (request, REDACTED)):
             while True:
                 bounded = asyncio.timeout(attempts.before_send())  # whatever the transport
                 outcome: httpx.Response | Exception

@@ -22,9 +22,9 @@ from tests.support.fakeserver import BASE, KEY, FakeWeaver, service
 from weaver_facade import ServiceClient
 from weaver_facade._interrupt import between_requests, interrupt_held
 from weaver_facade._io import _CLOSER
+from weaver_facade._redact import SENDING
 from weaver_facade._sigterm import interrupted, terminate_as_interrupt
 from weaver_facade._socket_deadline import _ENDS, current_end, ends
-from weaver_facade._transport import _SENDING
 
 
 @pytest.fixture(autouse=True)
@@ -214,7 +214,7 @@ def test_a_ctrl_c_anywhere_between_requests_leaves_a_later_create_holding_one() 
 
 def _nothing_left_on_the_thread() -> bool:
     def clean() -> bool:
-        return current_end() is None and _SENDING.get() is None and _CLOSER.get() is None
+        return current_end() is None and SENDING.get() is None and _CLOSER.get() is None
 
     # What a cut-short block holds may be in a cycle with its traceback: collected first.
     return clean() or (gc.collect() >= 0 and clean())

@@ -10,8 +10,6 @@ headers): the records of a request being sent through a kit client hide its secr
 
 from __future__ import annotations
 
-import contextvars
-import logging
 from collections.abc import Generator
 from typing import Any
 
@@ -19,7 +17,7 @@ import httpx
 import requests
 
 from .._interrupt import context_set
-from .._redact import Secret, basic, credentials, replace_key
+from .._redact import SENDING, Secret, basic
 
 __all__ = ["kit_client", "schemathesis_target"]
 
@@ -36,37 +34,8 @@ class _UserInfo(httpx.Auth):
                 request.headers["Authorization"] = authorization
             request.url = request.url.copy_with(username=None, password=None)
         # Sent on this thread, in this context, between the yield and the reply's return.
-        with context_set(_SENDING, _secrets_of(request)):
+        with context_set(SENDING, (request, "***")):
             yield request
-
-
-# The secrets of the request that a kit client is sending (``_UserInfo``).
-_SENDING: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "weaver_contract_sending", default=()
-)
-_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.connection")
-
-
-def _secrets_of(request: httpx.Request) -> tuple[str, ...]:
-    found = [request.headers.get("X-WEAVER-API-KEY", "")]
-    found += credentials(request.headers.get("Authorization"))
-    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
-
-
-def _hide_sent(record: logging.LogRecord) -> bool:
-    """Take the secrets of the request being sent out of a record of httpx or httpcore."""
-    secrets = _SENDING.get()
-    if secrets:
-        message = shown = record.getMessage()
-        for secret in secrets:
-            shown = replace_key(shown, secret, "***")
-        if shown != message:
-            record.msg, record.args = shown, ()
-    return True
-
-
-for _name in _LOGGERS:
-    logging.getLogger(_name).addFilter(_hide_sent)  # filters are a set: added once
 
 
 _USER_INFO = _UserInfo()
